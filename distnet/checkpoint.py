@@ -1,0 +1,52 @@
+"""Orbax behind two functions: save and restore params (leading seed axis) by epoch, plus a JSON sidecar.
+
+Checkpoints live in `<variant_dir>/checkpoints/<epoch>/`. Orbax writes each step to a temporary folder and
+renames it when complete, so a save cut short is never listed as a step and is ignored on resume.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import orbax.checkpoint as ocp
+
+
+def _manager(variant_dir, create: bool = False) -> ocp.CheckpointManager:
+    path = Path(variant_dir).absolute() / "checkpoints"
+    opts = ocp.CheckpointManagerOptions(create=create, enable_async_checkpointing=False)
+    return ocp.CheckpointManager(path, options=opts)
+
+
+def steps(variant_dir) -> list[int]:
+    """Epochs with a complete checkpoint, ascending ([] when none)."""
+    if not (Path(variant_dir) / "checkpoints").is_dir():
+        return []
+    with _manager(variant_dir) as m:
+        return sorted(m.all_steps())
+
+
+def save(variant_dir, step: int, params, meta: dict | None = None) -> None:
+    """Write params (leading seed axis) at `step` and a sidecar `checkpoints/<step>.json` with `meta`."""
+    with _manager(variant_dir, create=True) as m:
+        if step in m.all_steps():   # a rerun reaching the same epoch: keep the existing, identical one
+            return
+        m.save(step, args=ocp.args.StandardSave(params))
+        m.wait_until_finished()
+    sidecar = Path(variant_dir) / "checkpoints" / f"{step}.json"
+    tmp = sidecar.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps({"step": step, **(meta or {})}, indent=1))
+    os.replace(tmp, sidecar)
+
+
+def restore(variant_dir, step: int | None = None):
+    """Params pytree (leading seed axis) saved at epoch `step`, or at the latest one when step is None."""
+    available = steps(variant_dir)
+    if not available:
+        raise FileNotFoundError(f"{variant_dir}: no checkpoints found")
+    if step is None:
+        step = available[-1]
+    if step not in available:
+        raise FileNotFoundError(f"{variant_dir}: no checkpoint at step {step}; available: {available}")
+    with _manager(variant_dir) as m:
+        return m.restore(step, args=ocp.args.StandardRestore())

@@ -1,0 +1,225 @@
+"""Datasets as in-memory numpy arrays: local gzip IDX folders, tensorflow-datasets, synthetic Gaussians.
+
+`load(cfg.data)` returns a Dataset with x_* float32 (N, D) and y_* int32 (N,), preprocessed as configured,
+plus provenance (`info`: source, files and their SHA-256) to record with every run.
+"""
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import hashlib
+import os
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+NAMES = ("mnist", "fashion_mnist", "gaussians")
+SOURCES = ("auto", "idx", "tfds")
+PREPROCESS = ("raw", "standardize", "unit")
+IDX_FILES = {
+    "x_train": "train-images-idx3-ubyte", "y_train": "train-labels-idx1-ubyte",
+    "x_test": "t10k-images-idx3-ubyte", "y_test": "t10k-labels-idx1-ubyte",
+}
+ENV_DIR = "DISTNET_DATA_DIR"
+
+
+class DataError(Exception):
+    """A problem with the data a user can fix; the message names the file and the fix."""
+
+
+@dataclasses.dataclass
+class Dataset:
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    classes: int
+    info: dict                      # JSON-safe provenance, recorded in every run's config.json
+    truth: dict | None = None       # known generating parameters (synthetic data only)
+
+    @property
+    def dim(self) -> int:
+        return self.x_train.shape[1]
+
+
+# --- IDX files --------------------------------------------------------------------------------------
+
+def _read_gz(path: Path) -> bytes:
+    if not path.exists():
+        raise DataError(f"{path}: file not found; put the four MNIST-format .gz IDX files there "
+                        f"or point data.dir / ${ENV_DIR} at a folder that has them")
+    try:
+        with gzip.open(path, "rb") as f:
+            return f.read()
+    except (OSError, EOFError, zlib.error) as e:
+        raise DataError(f"{path}: not a readable gzip file ({e}); the file is truncated or corrupt, "
+                        f"download it again") from None
+
+
+def parse_idx(raw: bytes, name: str, expect_ndim: int) -> np.ndarray:
+    """Decode IDX bytes (big-endian header: 0, 0, dtype 0x08, ndim; then dims) into a uint8 array."""
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08 or raw[3] != expect_ndim:
+        magic = raw[:4].hex() if len(raw) >= 4 else raw.hex()
+        raise DataError(f"{name}: wrong IDX magic number 0x{magic} (expected 0x0000080{expect_ndim}); "
+                        f"this is not an unsigned-byte {expect_ndim}-d IDX file, check you have the right file")
+    header = 4 + 4 * expect_ndim
+    if len(raw) < header:
+        raise DataError(f"{name}: IDX header cut short; the file is truncated, download it again")
+    dims = struct.unpack(f">{expect_ndim}I", raw[4:header])
+    count = int(np.prod(dims))
+    if len(raw) - header != count:
+        raise DataError(f"{name}: header promises shape {dims} ({count} bytes) but the file holds "
+                        f"{len(raw) - header}; the file is truncated or corrupt, download it again")
+    return np.frombuffer(raw, np.uint8, offset=header).reshape(dims)
+
+
+def _read_sums(folder: Path) -> dict[str, str]:
+    sums = {}
+    f = folder / "SHA256SUMS"
+    if f.exists():
+        for line in f.read_text().splitlines():
+            parts = line.split()
+            if len(parts) == 2:
+                sums[parts[1].lstrip("*")] = parts[0].lower()
+    return sums
+
+
+def load_idx(folder: str | os.PathLike, classes: int = 10) -> Dataset:
+    """Read the four standard gzip IDX files of `folder`, checking SHA256SUMS (uncompressed) when present."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"{folder}: data folder not found; set data.dir or ${ENV_DIR} to an existing folder")
+    sums = _read_sums(folder)
+    arrays, files = {}, {}
+    for key, stem in IDX_FILES.items():
+        path = folder / f"{stem}.gz"
+        raw = _read_gz(path)
+        digest = hashlib.sha256(raw).hexdigest()
+        if stem in sums and sums[stem] != digest:
+            raise DataError(f"{path}: SHA-256 of the uncompressed file is {digest[:16]}..., but SHA256SUMS says "
+                            f"{sums[stem][:16]}...; the file is corrupt or a different version, replace it")
+        files[stem] = {"sha256": digest, "checked": stem in sums}
+        arrays[key] = parse_idx(raw, str(path), 3 if key.startswith("x") else 1)
+    for split in ("train", "test"):
+        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        if len(x) != len(y):
+            raise DataError(f"{folder}: {split} images ({len(x)}) and labels ({len(y)}) differ in count; "
+                            f"the files do not belong together, replace them")
+        if y.size and y.max() >= classes:
+            raise DataError(f"{folder / (IDX_FILES['y_' + split] + '.gz')}: label {int(y.max())} out of range "
+                            f"0..{classes - 1}; the labels file is corrupt, replace it")
+    if arrays["x_train"].shape[1:] != arrays["x_test"].shape[1:]:
+        raise DataError(f"{folder}: train images {arrays['x_train'].shape[1:]} and test images "
+                        f"{arrays['x_test'].shape[1:]} differ in shape; the files do not belong together")
+    flat = {k: (v.reshape(len(v), -1).astype(np.float32) if k.startswith("x") else v.astype(np.int32))
+            for k, v in arrays.items()}
+    return Dataset(**flat, classes=classes, info={"source": "idx", "dir": str(folder.resolve()), "files": files})
+
+
+# --- tensorflow-datasets ----------------------------------------------------------------------------
+
+def load_tfds(name: str, classes: int = 10) -> Dataset:
+    """Download (first time) and read a dataset with tensorflow-datasets."""
+    try:
+        import tensorflow_datasets as tfds
+    except ImportError:
+        raise DataError(f"data.source=tfds needs tensorflow-datasets: pip install -e '.[tfds]', or use local "
+                        f"IDX files with data.dir=FOLDER or ${ENV_DIR}=FOLDER") from None
+    out = {}
+    for split in ("train", "test"):
+        ds = tfds.as_numpy(tfds.load(name, split=split, batch_size=-1, as_supervised=True))
+        x, y = ds
+        out[f"x_{split}"] = np.asarray(x, np.float32).reshape(len(x), -1)
+        out[f"y_{split}"] = np.asarray(y, np.int32)
+    return Dataset(**out, classes=classes, info={"source": "tfds", "tfds_version": tfds.__version__})
+
+
+# --- synthetic --------------------------------------------------------------------------------------
+
+def gaussians(n_train=2000, n_test=1000, dim=784, classes=10, seed=0, separation=3.0) -> Dataset:
+    """Classes drawn from Gaussians with known means and covariances (`info` holds both).
+
+    Means ~ N(0, separation^2 I); covariance of class c is A_c A_c^T / dim with A_c ~ N(0, 1).
+    """
+    rng = np.random.default_rng(seed)
+    means = rng.normal(0.0, separation, (classes, dim))
+    factors = rng.normal(0.0, 1.0, (classes, dim, dim)) / np.sqrt(dim)
+
+    def draw(n):
+        y = np.arange(n) % classes
+        z = rng.normal(size=(n, dim))
+        x = means[y] + np.einsum("nd,nkd->nk", z, factors[y])
+        return x.astype(np.float32), y.astype(np.int32)
+
+    x_train, y_train = draw(n_train)
+    x_test, y_test = draw(n_test)
+    covs = np.einsum("cij,ckj->cik", factors, factors)
+    return Dataset(x_train, y_train, x_test, y_test, classes, info={"source": "synthetic", "seed": seed},
+                   truth={"means": means, "covariances": covs})
+
+
+# --- the config entry point -------------------------------------------------------------------------
+
+def resolve_dir(dcfg) -> Path | None:
+    """The IDX folder the config names: data.dir, else $DISTNET_DATA_DIR/<name>, else None."""
+    if dcfg.get("dir"):
+        return Path(dcfg.dir).expanduser()
+    env = os.environ.get(ENV_DIR)
+    if env:
+        return Path(env).expanduser() / dcfg.name
+    return None
+
+
+def preprocess(ds: Dataset, how: str, scale: float = 255.0) -> Dataset:
+    """raw: as stored (0..255 pixels); unit: divide by `scale`; standardize: (x - mean) / std of train."""
+    if how == "raw":
+        return ds
+    if how == "unit":
+        f = lambda x: x / np.float32(scale)
+    elif how == "standardize":
+        mean, std = ds.x_train.mean(), ds.x_train.std()
+        f = lambda x: (x - mean) / std
+    else:
+        raise ValueError(f"unknown preprocess {how!r}; choose one of {PREPROCESS}")
+    return dataclasses.replace(ds, x_train=f(ds.x_train).astype(np.float32), x_test=f(ds.x_test).astype(np.float32))
+
+
+def array_digest(ds: Dataset) -> str:
+    """SHA-256 over the final arrays: identical digests mean identical training data."""
+    h = hashlib.sha256()
+    for a in (ds.x_train, ds.y_train, ds.x_test, ds.y_test):
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
+def load(dcfg) -> Dataset:
+    """Load, subset and preprocess the dataset a config's `data` block describes."""
+    if dcfg.name not in NAMES:
+        raise DataError(f"unknown dataset {dcfg.name!r}; choose one of {', '.join(NAMES)}")
+    n_train, n_test = int(dcfg.get("n_train", 0) or 0), int(dcfg.get("n_test", 0) or 0)
+    if dcfg.name == "gaussians":
+        ds = gaussians(n_train or 2000, n_test or 1000, dim=dcfg.get("dim", 784), classes=dcfg.get("classes", 10),
+                       seed=dcfg.get("seed", 0))
+        scale = float(np.abs(ds.x_train).max())
+    else:
+        folder = resolve_dir(dcfg)
+        source = dcfg.get("source", "auto")
+        if source == "idx" or (source == "auto" and folder is not None):
+            if folder is None:
+                raise DataError(f"data.source=idx needs a folder: set data.dir=FOLDER or ${ENV_DIR}=FOLDER")
+            ds = load_idx(folder)
+        elif source in ("tfds", "auto"):
+            ds = load_tfds(dcfg.name)
+        else:
+            raise DataError(f"unknown data.source {source!r}; choose one of {', '.join(SOURCES)}")
+        scale = 255.0
+    if n_train:
+        ds = dataclasses.replace(ds, x_train=ds.x_train[:n_train], y_train=ds.y_train[:n_train])
+    if n_test:
+        ds = dataclasses.replace(ds, x_test=ds.x_test[:n_test], y_test=ds.y_test[:n_test])
+    ds = preprocess(ds, dcfg.get("preprocess", "raw"), scale)
+    ds.info = {**ds.info, "name": dcfg.name, "n_train": len(ds.x_train), "n_test": len(ds.x_test),
+               "array_sha256": array_digest(ds)}
+    return ds

@@ -1,0 +1,116 @@
+"""The protocol as pure functions: full-batch SGD on softmax cross-entropy, one step per epoch.
+
+`make_train` returns functions of ONE seed; the caller runs them under `jax.jit(jax.vmap(...))` so every
+seed trains at once (`Trainer.vmapped` does this). Everything swept with seeds (keys, params) is an
+argument, never a constant baked into the closure, so one compiled program serves the whole run.
+
+Metric conventions (those of the paper's released scripts): at epoch e (1-based), `train_loss` and
+`train_acc` come from the forward pass that computes epoch e's gradient (params before the update), and
+`test_acc` from the params after it. Epoch 0 holds all three at the initial params.
+"""
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+PRECISIONS = ("default", "high", "highest", "float32", "bfloat16", "tensorfloat32")
+
+
+class Data(NamedTuple):
+    """Device-resident arrays; passed as an argument (never closed over) so XLA does not embed them."""
+    x_train: jax.Array
+    y_train: jax.Array
+    x_test: jax.Array
+    y_test: jax.Array
+
+
+class Metrics(NamedTuple):
+    train_loss: jax.Array
+    train_acc: jax.Array
+    test_acc: jax.Array
+
+
+class Trainer(NamedTuple):
+    init: Callable          # key -> params
+    run: Callable           # (params, data, n_epochs) -> (params, Metrics of shape (n_epochs // eval_every,))
+    evaluate: Callable      # (params, data) -> Metrics of scalars (train loss/acc and test acc at params)
+    train: Callable         # (key, data) -> (params, Metrics): init + the whole run, one seed
+    eval_every: int
+
+    def vmapped(self):
+        """(init, run, evaluate) jitted and vmapped over a leading seed axis; data is shared."""
+        init = jax.jit(jax.vmap(self.init))
+        run = jax.jit(jax.vmap(self.run, in_axes=(0, None, None)), static_argnums=2)
+        evaluate = jax.jit(jax.vmap(self.evaluate, in_axes=(0, None)))
+        return init, run, evaluate
+
+
+def seed_keys(seed: int, num_seeds: int) -> jax.Array:
+    """Key of seed index i = fold_in(PRNGKey(seed), i): independent of num_seeds and of the variant,
+    so variants sharing a first layer start from identical first-layer weights."""
+    return jax.vmap(lambda i: jax.random.fold_in(jax.random.PRNGKey(seed), i))(jnp.arange(num_seeds))
+
+
+def to_device(ds) -> Data:
+    return Data(*(jnp.asarray(a) for a in (ds.x_train, ds.y_train, ds.x_test, ds.y_test)))
+
+
+def make_train(model, lr: float, epochs: int = 0, eval_every: int = 1, input_dim: int = 784) -> Trainer:
+    """Pure single-seed training functions for `model` (a flax Module) under the paper's protocol."""
+    tx = optax.sgd(lr)
+
+    def init(key):
+        return model.init(key, jnp.zeros((1, input_dim), jnp.float32))["params"]
+
+    def loss_and_logits(params, x, y):
+        logits = model.apply({"params": params}, x)
+        return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean(), logits
+
+    def accuracy(logits, y):
+        return jnp.mean(jnp.argmax(logits, axis=-1) == y)
+
+    def evaluate(params, data: Data) -> Metrics:
+        loss, logits = loss_and_logits(params, data.x_train, data.y_train)
+        test_logits = model.apply({"params": params}, data.x_test)
+        return Metrics(loss, accuracy(logits, data.y_train), accuracy(test_logits, data.y_test))
+
+    def run(params, data: Data, n_epochs: int):
+        if n_epochs % eval_every:
+            raise ValueError(f"n_epochs={n_epochs} is not a multiple of eval_every={eval_every}")
+        opt_state = tx.init(params)   # plain SGD: the state is empty, so params are the whole state
+
+        def epoch(carry, _):
+            params, opt_state = carry
+            (loss, logits), grads = jax.value_and_grad(loss_and_logits, has_aux=True)(
+                params, data.x_train, data.y_train)
+            updates, opt_state = tx.update(grads, opt_state, params)
+            return (optax.apply_updates(params, updates), opt_state), (loss, accuracy(logits, data.y_train))
+
+        def block(carry, _):
+            carry, (loss, acc) = jax.lax.scan(epoch, carry, None, length=eval_every)
+            test_acc = accuracy(model.apply({"params": carry[0]}, data.x_test), data.y_test)
+            return carry, Metrics(loss[-1], acc[-1], test_acc)
+
+        (params, _), metrics = jax.lax.scan(block, (params, opt_state), None, length=n_epochs // eval_every)
+        return params, metrics
+
+    def train(key, data: Data):
+        return run(init(key), data, epochs)
+
+    return Trainer(init, run, evaluate, train, eval_every)
+
+
+def chunk_length(epochs: int, checkpoint_every: int, eval_every: int, target: int) -> int:
+    """Epochs per compiled scan: the largest multiple of eval_every dividing both `epochs` and
+    `checkpoint_every` that is at most `target` (at least eval_every), so every chunk has one static length
+    and a run compiles once."""
+    g = np.gcd(epochs, checkpoint_every)
+    best = eval_every
+    for d in range(eval_every, min(g, max(target, eval_every)) + 1, eval_every):
+        if g % d == 0:
+            best = d
+    return best
