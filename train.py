@@ -25,21 +25,14 @@ def main(argv) -> int:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments {argv[1:]}; fields are set with --config.FIELD=VALUE")
     logging.set_verbosity(logging.WARNING)   # Orbax logs every checkpoint step at INFO
-    from distnet import config, data, experiment, runs, training
+    from distnet import config, data, experiment
 
     cfg = _CONFIG.value
     workdir = Path(_WORKDIR.value or Path("runs") / Path(flags.FLAGS["config"].config_filename).stem)
     try:
-        variants = config.validate(cfg)
-        ds = data.load(cfg.data)
-        workdir.mkdir(parents=True, exist_ok=True)
-        print(f"distnet: {len(variants)} variant(s) x {cfg.num_seeds} seed(s) x {cfg.epochs} epochs on "
-              f"{cfg.data.name} ({len(ds.x_train)} train / {len(ds.x_test)} test, {cfg.data.preprocess}) -> {workdir}")
-        device_data = training.to_device(ds)
         t0 = time.perf_counter()
-        for v in variants:
-            experiment.run_variant(cfg, v, ds, device_data, workdir)
-        print(f"\n{runs.write_run_summary(workdir, variants)}")
+        table = experiment.run_all(cfg, workdir)
+        print(f"\n{table}")
         print(f"done in {time.perf_counter() - t0:.0f}s; results in {workdir}/summary.md")
     except (config.ConfigError, data.DataError) as e:
         if _DEBUG.value:

@@ -10,11 +10,12 @@ import importlib.metadata
 import platform
 import sys
 import time
+from pathlib import Path
 
 import jax
 import numpy as np
 
-from distnet import checkpoint, config, models, runs, training
+from distnet import checkpoint, config, data as data_lib, models, runs, training
 
 
 class Diverged(Exception):
@@ -134,3 +135,16 @@ def _diverged(vdir, variant, metrics, epochs_seen, seeds, length, cfg, t0, log) 
     summary.update(status="diverged", diverged_seeds=seeds.tolist(), diverged_epoch=first)
     runs.write_json(vdir / "summary.json", summary)
     return summary
+
+
+def run_all(cfg, workdir, log=print) -> str:
+    """Validate, load data once, train every variant of `cfg` into `workdir`; returns the summary table."""
+    variants = config.validate(cfg)
+    ds = data_lib.load(cfg.data)
+    Path(workdir).mkdir(parents=True, exist_ok=True)
+    log(f"distnet: {len(variants)} variant(s) x {cfg.num_seeds} seed(s) x {cfg.epochs} epochs on "
+        f"{cfg.data.name} ({len(ds.x_train)} train / {len(ds.x_test)} test, {cfg.data.preprocess}) -> {workdir}")
+    device_data = training.to_device(ds)
+    for v in variants:
+        run_variant(cfg, v, ds, device_data, workdir, log=log)
+    return runs.write_run_summary(workdir, variants)

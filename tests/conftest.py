@@ -1,0 +1,43 @@
+"""Shared fixtures. Real-data tests use $DISTNET_DATA_DIR (CI sets it to ../shared/data) and skip without it."""
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def load_config(name: str):
+    """get_config() of configs/<name>.py."""
+    spec = importlib.util.spec_from_file_location(f"configs_{name}", ROOT / "configs" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.get_config()
+
+
+@pytest.fixture
+def smoke_cfg():
+    return load_config("smoke")
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    env = os.environ.get("DISTNET_DATA_DIR")
+    if not env or not (Path(env) / "mnist").is_dir():
+        pytest.skip("real MNIST not available: set DISTNET_DATA_DIR to a folder with mnist/ (CI uses ../shared/data)")
+    return Path(env) / "mnist"
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory) -> Path:
+    """A finished smoke run folder (configs/smoke.py), trained once per test session."""
+    from distnet import experiment
+
+    workdir = tmp_path_factory.mktemp("smoke_run")
+    experiment.run_all(load_config("smoke"), workdir, log=lambda *a: None)
+    return workdir
