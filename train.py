@@ -42,5 +42,17 @@ def main(argv) -> int:
     return 0
 
 
+def parse_flags(argv):
+    """absl's parser, with unknown --config.FIELD overrides reported in one line instead of a traceback."""
+    try:
+        return flags.FLAGS(argv)
+    except flags.Error as e:
+        print(f"FATAL Flags parsing error: {e}\nPass --helpshort or --helpfull to see help on flags.", file=sys.stderr)
+    except (AttributeError, KeyError) as e:   # ml_collections: the override names no config field
+        hint = str(e).strip("'\"").replace("\\n", " ").replace("\n", " ").replace("\\'", "'")
+        print(f"error: unknown config field in an override: {hint}", file=sys.stderr)
+    sys.exit(2)
+
+
 if __name__ == "__main__":
-    app.run(lambda argv: sys.exit(main(argv)))
+    app.run(lambda argv: sys.exit(main(argv)), flags_parser=parse_flags)

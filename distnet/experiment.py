@@ -63,9 +63,6 @@ def _append(metrics: dict, new: training.Metrics) -> dict:
 def run_variant(cfg, variant: str, ds, data: training.Data, workdir, log=print) -> dict:
     """Train (or resume, or skip if finished) one variant for all seeds; returns its summary."""
     vdir = runs.variant_dir(workdir, variant)
-    if runs.is_complete(vdir):
-        log(f"{variant}: finished earlier, skipping ({vdir / 'summary.json'})")
-        return runs.read_json(vdir / "summary.json")
     record = {"variant": variant, "protocol": config.protocol(cfg), "config": cfg.to_dict(),
               "data": ds.info, "versions": versions()}
     record["config"]["variants"] = variant
@@ -76,6 +73,9 @@ def run_variant(cfg, variant: str, ds, data: training.Data, workdir, log=print) 
                                      f"use another --workdir, or delete that folder to start over")
     else:
         runs.write_json(vdir / "config.json", record)
+    if runs.is_complete(vdir):
+        log(f"{variant}: finished earlier, skipping ({vdir / 'summary.json'})")
+        return runs.read_json(vdir / "summary.json")
 
     model = models.get(variant, hidden=cfg.hidden, classes=ds.classes, offsetl2_form=cfg.offsetl2_form)
     trainer = training.make_train(model, cfg.lr, cfg.epochs, cfg.eval_every, input_dim=ds.dim)

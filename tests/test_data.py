@@ -1,0 +1,136 @@
+import gzip
+import hashlib
+import struct
+
+import ml_collections
+import numpy as np
+import pytest
+
+from distnet import data
+
+MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+
+
+def idx_bytes(a: np.ndarray) -> bytes:
+    return struct.pack(">BBBB", 0, 0, 8, a.ndim) + struct.pack(f">{a.ndim}I", *a.shape) + a.astype(np.uint8).tobytes()
+
+
+def write_idx_folder(folder, n_train=12, n_test=6, sums=True):
+    rng = np.random.default_rng(0)
+    arrays = {"x_train": rng.integers(0, 256, (n_train, 4, 4)), "y_train": np.arange(n_train) % 10,
+              "x_test": rng.integers(0, 256, (n_test, 4, 4)), "y_test": np.arange(n_test) % 10}
+    lines = []
+    for key, stem in data.IDX_FILES.items():
+        raw = idx_bytes(arrays[key])
+        (folder / f"{stem}.gz").write_bytes(gzip.compress(raw))
+        lines.append(f"{hashlib.sha256(raw).hexdigest()}  {stem}")
+    if sums:
+        (folder / "SHA256SUMS").write_text("\n".join(lines) + "\n")
+    return arrays
+
+
+def test_idx_roundtrip_flattens_and_checks_sums(tmp_path):
+    arrays = write_idx_folder(tmp_path)
+    ds = data.load_idx(tmp_path)
+    assert ds.x_train.shape == (12, 16) and ds.x_train.dtype == np.float32 and ds.y_test.dtype == np.int32
+    np.testing.assert_array_equal(ds.x_test, arrays["x_test"].reshape(6, 16))
+    assert all(f["checked"] for f in ds.info["files"].values())
+
+
+def test_checksum_mismatch_names_the_file(tmp_path):
+    write_idx_folder(tmp_path)
+    lines = (tmp_path / "SHA256SUMS").read_text().splitlines()
+    digest, name = lines[0].split()                       # the train-images entry
+    lines[0] = f"{'1' if digest[0] == '0' else '0'}{digest[1:]}  {name}"
+    (tmp_path / "SHA256SUMS").write_text("\n".join(lines) + "\n")
+    with pytest.raises(data.DataError, match="train-images-idx3-ubyte.gz: SHA-256"):
+        data.load_idx(tmp_path)
+
+
+@pytest.mark.parametrize("damage,match", [
+    (lambda p: p.unlink(), "file not found"),
+    (lambda p: p.write_bytes(p.read_bytes()[:20]), "truncated or corrupt"),
+    (lambda p: p.write_bytes(gzip.compress(b"\x00\x00\x08\x01" + b"\x00" * 8)), "wrong IDX magic"),
+    (lambda p: p.write_bytes(gzip.compress(idx_bytes(np.zeros((12, 4, 4)))[:-5])), "truncated or corrupt"),
+])
+def test_damaged_files_get_one_clear_sentence(tmp_path, damage, match):
+    write_idx_folder(tmp_path, sums=False)
+    damage(tmp_path / "train-images-idx3-ubyte.gz")
+    with pytest.raises(data.DataError, match=match) as e:
+        data.load_idx(tmp_path)
+    assert "train-images-idx3-ubyte.gz" in str(e.value)
+
+
+def test_labels_out_of_range_are_refused(tmp_path):
+    write_idx_folder(tmp_path, sums=False)
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(idx_bytes(np.full(6, 11))))
+    with pytest.raises(data.DataError, match="label 11 out of range"):
+        data.load_idx(tmp_path)
+
+
+def test_gaussians_are_deterministic_with_known_means():
+    a, b = data.gaussians(300, 100, dim=5, classes=3, seed=4), data.gaussians(300, 100, dim=5, classes=3, seed=4)
+    np.testing.assert_array_equal(a.x_train, b.x_train)
+    assert a.x_train.shape == (300, 5) and set(np.unique(a.y_test)) == {0, 1, 2}
+    for c in range(3):   # sample means near the known means (cov ~ I scale, 100 points per class)
+        np.testing.assert_allclose(a.x_train[a.y_train == c].mean(0), a.truth["means"][c], atol=0.5)
+
+
+def _dcfg(**kw):
+    c = ml_collections.ConfigDict({"name": "gaussians", "source": "auto", "dir": "", "preprocess": "raw",
+                                   "n_train": 50, "n_test": 20, "dim": 8, "seed": 0})
+    c.update(kw)
+    return c
+
+
+def test_preprocess_options():
+    raw = data.load(_dcfg())
+    unit = data.load(_dcfg(preprocess="unit"))
+    std = data.load(_dcfg(preprocess="standardize"))
+    assert np.abs(unit.x_train).max() == pytest.approx(1.0)
+    assert std.x_train.mean() == pytest.approx(0, abs=1e-5) and std.x_train.std() == pytest.approx(1, rel=1e-4)
+    assert raw.info["array_sha256"] != unit.info["array_sha256"] and len(raw.x_train) == 50
+
+
+def test_idx_source_without_folder_says_how_to_fix(monkeypatch):
+    monkeypatch.delenv(data.ENV_DIR, raising=False)
+    with pytest.raises(data.DataError, match="data.dir=FOLDER"):
+        data.load(_dcfg(name="mnist", source="idx"))
+
+
+def test_real_mnist_files(mnist_dir):
+    ds = data.load_idx(mnist_dir)
+    assert ds.x_train.shape == (60000, 784) and ds.x_test.shape == (10000, 784)
+    assert ds.x_train.min() == 0 and ds.x_train.max() == 255
+    np.testing.assert_array_equal(np.bincount(ds.y_train), MNIST_TRAIN_COUNTS)
+    np.testing.assert_array_equal(np.bincount(ds.y_test), MNIST_TEST_COUNTS)
+    files = ds.info["files"]
+    assert all(f["checked"] for f in files.values())
+    assert files["train-images-idx3-ubyte"]["sha256"].startswith("ba891046e6505d7a")
+
+
+def test_env_dir_layout_and_subset(mnist_dir, monkeypatch):
+    monkeypatch.setenv(data.ENV_DIR, str(mnist_dir.parent))
+    ds = data.load(_dcfg(name="mnist", n_train=1000, n_test=0))
+    assert ds.x_train.shape == (1000, 784) and ds.x_test.shape == (10000, 784) and ds.info["source"] == "idx"
+
+
+def test_tfds_source_uses_tfds_load(monkeypatch):
+    """The tfds path without the network: a stand-in module records the call and returns tiny arrays."""
+    import sys
+    import types
+
+    calls = []
+
+    def fake_load(name, split, batch_size, as_supervised):
+        calls.append((name, split, batch_size, as_supervised))
+        n = 6 if split == "train" else 4
+        return np.full((n, 28, 28, 1), 7, np.uint8), np.arange(n) % 10
+
+    fake = types.SimpleNamespace(load=fake_load, as_numpy=lambda t: t, __version__="fake")
+    monkeypatch.setitem(sys.modules, "tensorflow_datasets", fake)
+    monkeypatch.delenv(data.ENV_DIR, raising=False)
+    ds = data.load(_dcfg(name="fashion_mnist", source="auto", n_train=0, n_test=0))
+    assert calls == [("fashion_mnist", "train", -1, True), ("fashion_mnist", "test", -1, True)]
+    assert ds.x_train.shape == (6, 784) and ds.x_train.max() == 7 and ds.info["source"] == "tfds"
