@@ -10,6 +10,7 @@ a different config is refused unless --overwrite is given. Errors a user can fix
 from __future__ import annotations
 
 import errno
+import re
 import sys
 import time
 from pathlib import Path
@@ -32,7 +33,12 @@ def main(argv) -> int:
     logging.set_verbosity(logging.WARNING)   # Orbax logs every checkpoint step at INFO
     from distnet import config, data, experiment, faults, preflight
 
-    cfg = _CONFIG.value
+    try:
+        cfg = _CONFIG.value
+        cfg.keys()
+    except OSError as e:    # ml_collections defers a missing or broken config file to the first access
+        return _error(f"cannot load the config file ({str(e).splitlines()[-1].strip()}); give an existing "
+                      f"file such as --config configs/default.py")
     workdir = Path(_WORKDIR.value or Path("runs") / Path(flags.FLAGS["config"].config_filename).stem)
     try:
         t0 = time.perf_counter()
@@ -60,5 +66,19 @@ def _error(message: str) -> int:
     return 2
 
 
+def parse_flags(argv):
+    """absl's parser, but a typo in --config.FIELD or a missing config file is one line and exit 2."""
+    try:
+        return app.parse_flags_with_usage(argv)
+    except (AttributeError, KeyError) as e:      # ml_collections: --config.FIELD names no field
+        if "--debug" in argv:
+            raise
+        hint = re.search(r'"(\w+)" instead of "(\w+)"', str(e))
+        field = f"{hint[2]!r} (did you mean {hint[1]!r}?)" if hint else re.sub(r"[\\'\"]", "", str(e)).split()[0]
+        print(f"error: unknown config field {field} on the command line; the fields and their defaults are in "
+              f"distnet/config.py:base()", file=sys.stderr)
+        sys.exit(2)
+
+
 if __name__ == "__main__":
-    app.run(lambda argv: sys.exit(main(argv)))
+    app.run(lambda argv: sys.exit(main(argv)), flags_parser=parse_flags)
