@@ -136,15 +136,17 @@ def test_bad_config_message(case, smoke_cfg, tmp_path):
 
 
 def test_cli_errors_exit_2_with_one_line(cli, tmp_path, smoke_cfg):
-    """Every bad-data case and some bad configs through train.py, all processes at once (2 s of import each)."""
+    """Bad data, bad config and an unwritable folder through train.py, all processes at once.
+
+    Representative cases only (each process costs seconds of imports); every case's message is checked
+    in-process above and all take the same path through train.py."""
     runs = {}
-    for case in DATA_CASES:
+    for case in ("missing file", "wrong magic", "checksum mismatch"):
         folder = bad_folder(tmp_path, case)
         runs[case] = cli(tmp_path / "w" / case.replace(" ", "_"), "--config.data.name=mnist",
                          "--config.data.source=idx", f"--config.data.dir={folder}", "--config.data.n_train=0",
                          "--config.data.n_test=0", wait=False)
-    for flag in ("--config.epochs=0", "--config.lr=nan", "--config.variants=ReLU,Nope",
-                 "--config.checkpoint_every=7"):
+    for flag in ("--config.lr=nan",):
         runs[flag] = cli(tmp_path / "w" / "cfg", flag, wait=False)
     (tmp_path / "file").write_text("not a folder")
     runs["unwritable"] = cli(tmp_path / "file" / "w", wait=False)
