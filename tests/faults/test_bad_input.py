@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import ROOT
+from runcheck import ROOT
 
 from distnet import config, data, experiment
 

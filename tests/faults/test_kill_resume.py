@@ -7,7 +7,7 @@ import shutil
 import signal
 import time
 
-from conftest import assert_same_run
+from runcheck import assert_same_run
 
 from distnet import checkpoint, runs
 
@@ -25,11 +25,15 @@ def test_same_command_twice_is_bit_identical(cli, reference, tmp_path):
 
 
 def test_kill_at_every_write_then_resume(cli, reference, tmp_path):
-    """One folder, killed at seven moments in turn (each rerun resumes the previous kill), then finished.
+    """One folder, killed at eight moments in turn (each rerun resumes the previous kill), then finished.
 
     smoke: 20 epochs in chunks of 5, checkpoints at 0, 10, 20; variants ReLU then Abs2-Neg."""
     w = tmp_path / "run"
     relu, abs2 = w / "ReLU", w / "Abs2-Neg"
+
+    # 0. mid-write of the variant's config.json, before anything trained
+    _killed(cli(w, fault="after:config.json_tmp_written:1"))
+    assert (relu / "config.json.tmp").exists() and not (relu / "config.json").exists()
 
     # 1. mid-write of metrics.npz at epoch 10 (tmp written, not renamed): the old file (epoch 5) stays valid
     _killed(cli(w, fault="after:metrics.npz_tmp_written:3"))

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from conftest import VARIANTS
+from runcheck import VARIANTS
 
 from distnet import config, experiment, preflight, runs, training
 

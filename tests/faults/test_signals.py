@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import time
 
-from conftest import assert_same_run
+from runcheck import assert_same_run
 
 from distnet import checkpoint, runs
 
