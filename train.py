@@ -4,9 +4,13 @@
 
 With no flags it runs configs/default.py into runs/default. Rerunning a command on the same folder
 resumes it: finished variants are skipped, an unfinished one continues from its latest checkpoint.
+Ctrl-C (SIGINT) or SIGTERM stops after the current chunk with a checkpoint (exit 130 / 143). A folder holding
+a different config is refused unless --overwrite is given. Errors a user can fix exit 2 with one line.
 """
 from __future__ import annotations
 
+import errno
+import re
 import sys
 import time
 from pathlib import Path
@@ -18,6 +22,8 @@ HERE = Path(__file__).resolve().parent
 _CONFIG = config_flags.DEFINE_config_file("config", str(HERE / "configs" / "default.py"),
                                           "config file (configs/*.py); override fields with --config.FIELD=VALUE")
 _WORKDIR = flags.DEFINE_string("workdir", None, "run folder (default: runs/<config name>)")
+_OVERWRITE = flags.DEFINE_bool("overwrite", False, "delete variant folders in --workdir that hold a different "
+                                "config, instead of refusing to run")
 _DEBUG = flags.DEFINE_bool("debug", False, "show full tracebacks for errors")
 
 
@@ -25,33 +31,53 @@ def main(argv) -> int:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments {argv[1:]}; fields are set with --config.FIELD=VALUE")
     logging.set_verbosity(logging.WARNING)   # Orbax logs every checkpoint step at INFO
-    from distnet import config, data, experiment
+    from distnet import config, data, experiment, faults, preflight
 
-    cfg = _CONFIG.value
+    try:
+        cfg = _CONFIG.value
+        cfg.keys()
+    except OSError as e:    # ml_collections defers a missing or broken config file to the first access
+        return _error(f"cannot load the config file ({str(e).splitlines()[-1].strip()}); give an existing "
+                      f"file such as --config configs/default.py")
     workdir = Path(_WORKDIR.value or Path("runs") / Path(flags.FLAGS["config"].config_filename).stem)
     try:
         t0 = time.perf_counter()
-        table = experiment.run_all(cfg, workdir)
+        table = experiment.run_all(cfg, workdir, overwrite=_OVERWRITE.value)
         print(f"\n{table}")
         print(f"done in {time.perf_counter() - t0:.0f}s; results in {workdir}/summary.md")
-    except (config.ConfigError, data.DataError) as e:
-        if _DEBUG.value:
+    except faults.Interrupted as e:
+        print(f"{e}", file=sys.stderr)
+        return 128 + e.signum
+    except (config.ConfigError, data.DataError, preflight.WorkdirError) as e:
+        return _error(str(e))
+    except OSError as e:
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT):
             raise
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return _error(f"disk full while writing {e.filename or workdir}; free some space and rerun the same "
+                      f"command to resume")
     return 0
 
 
+def _error(message: str) -> int:
+    """One line on stderr and exit code 2; with --debug, the traceback of the error being handled."""
+    if _DEBUG.value:
+        raise
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
 def parse_flags(argv):
-    """absl's parser, with unknown --config.FIELD overrides reported in one line instead of a traceback."""
+    """absl's parser, but a typo in --config.FIELD or a missing config file is one line and exit 2."""
     try:
-        return flags.FLAGS(argv)
-    except flags.Error as e:
-        print(f"FATAL Flags parsing error: {e}\nPass --helpshort or --helpfull to see help on flags.", file=sys.stderr)
-    except (AttributeError, KeyError) as e:   # ml_collections: the override names no config field
-        hint = str(e).strip("'\"").replace("\\n", " ").replace("\n", " ").replace("\\'", "'")
-        print(f"error: unknown config field in an override: {hint}", file=sys.stderr)
-    sys.exit(2)
+        return app.parse_flags_with_usage(argv)
+    except (AttributeError, KeyError) as e:      # ml_collections: --config.FIELD names no field
+        if "--debug" in argv:
+            raise
+        hint = re.search(r'"(\w+)" instead of "(\w+)"', str(e))
+        field = f"{hint[2]!r} (did you mean {hint[1]!r}?)" if hint else re.sub(r"[\\'\"]", "", str(e)).split()[0]
+        print(f"error: unknown config field {field} on the command line; the fields and their defaults are in "
+              f"distnet/config.py:base()", file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

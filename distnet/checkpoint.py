@@ -1,15 +1,20 @@
 """Orbax behind two functions: save and restore params (leading seed axis) by epoch, plus a JSON sidecar.
 
 Checkpoints live in `<variant_dir>/checkpoints/<epoch>/`. Orbax writes each step to a temporary folder and
-renames it when complete, so a save cut short is never listed as a step and is ignored on resume.
+renames it when complete, so a save cut short is never listed as a step and is ignored on resume
+(`remove_partial` deletes such leftovers). The sidecar is written after the step, so a step may lack one;
+`meta` then returns {}.
 """
 from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import orbax.checkpoint as ocp
+
+from distnet import faults
 
 
 def _manager(variant_dir, create: bool = False) -> ocp.CheckpointManager:
@@ -33,10 +38,26 @@ def save(variant_dir, step: int, params, meta: dict | None = None) -> None:
             return
         m.save(step, args=ocp.args.StandardSave(params))
         m.wait_until_finished()
+    faults.point("checkpoint_saved")
     sidecar = Path(variant_dir) / "checkpoints" / f"{step}.json"
     tmp = sidecar.with_suffix(".json.tmp")
     tmp.write_text(json.dumps({"step": step, **(meta or {})}, indent=1))
     os.replace(tmp, sidecar)
+
+
+def meta(variant_dir, step: int) -> dict:
+    """The sidecar of `step` ({} when a kill came between the Orbax step and its sidecar)."""
+    sidecar = Path(variant_dir) / "checkpoints" / f"{step}.json"
+    return json.loads(sidecar.read_text()) if sidecar.exists() else {}
+
+
+def remove_partial(variant_dir) -> None:
+    """Delete what a save cut short left behind: Orbax tmp folders and sidecar tmp files."""
+    folder = Path(variant_dir) / "checkpoints"
+    for p in folder.glob("*.orbax-checkpoint-tmp*"):
+        shutil.rmtree(p, ignore_errors=True)
+    for p in folder.glob("*.json.tmp"):
+        p.unlink(missing_ok=True)
 
 
 def restore(variant_dir, step: int | None = None):

@@ -57,12 +57,16 @@ def variant_list(cfg) -> list[str]:
     return names
 
 
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
 def validate(cfg) -> list[str]:
     """Check every field before anything compiles; returns the variant list."""
     names = variant_list(cfg)
     for field in ("num_seeds", "epochs", "hidden", "eval_every", "checkpoint_every", "chunk_epochs"):
         v = cfg[field]
-        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+        if not _is_int(v) or v < 1:
             raise ConfigError(f"config.{field}={v!r} must be a positive integer (>= 1)")
     if not isinstance(cfg.lr, (int, float)) or not math.isfinite(cfg.lr) or cfg.lr <= 0:
         raise ConfigError(f"config.lr={cfg.lr!r} must be a finite number > 0")
@@ -71,6 +75,9 @@ def validate(cfg) -> list[str]:
     if cfg.checkpoint_every % cfg.eval_every:
         raise ConfigError(f"config.checkpoint_every={cfg.checkpoint_every} must be a multiple of "
                           f"config.eval_every={cfg.eval_every}")
+    if cfg.checkpoint_every < cfg.epochs and cfg.epochs % cfg.checkpoint_every:
+        raise ConfigError(f"config.checkpoint_every={cfg.checkpoint_every} must divide config.epochs={cfg.epochs} "
+                          f"(or be >= it: a checkpoint is always written at the end)")
     if cfg.matmul_precision not in training.PRECISIONS:
         raise ConfigError(f"config.matmul_precision={cfg.matmul_precision!r}; choose one of {', '.join(training.PRECISIONS)}")
     if cfg.offsetl2_form not in layers.OFFSETL2_FORMS:
@@ -80,10 +87,13 @@ def validate(cfg) -> list[str]:
         if d[field] not in choices:
             raise ConfigError(f"config.data.{field}={d[field]!r}; choose one of {', '.join(choices)}")
     for field in ("n_train", "n_test"):
-        if not isinstance(d[field], int) or d[field] < 0:
+        if not _is_int(d[field]) or d[field] < 0:
             raise ConfigError(f"config.data.{field}={d[field]!r} must be an integer >= 0 (0 = all)")
-    if not isinstance(cfg.seed, int):
-        raise ConfigError(f"config.seed={cfg.seed!r} must be an integer")
+    if d.name == "gaussians" and (not _is_int(d.dim) or d.dim < 1):
+        raise ConfigError(f"config.data.dim={d.dim!r} must be a positive integer (>= 1)")
+    for name, v in (("seed", cfg.seed), ("data.seed", d.seed)):
+        if not _is_int(v) or not 0 <= v < 2 ** 32:
+            raise ConfigError(f"config.{name}={v!r} must be an integer in 0..{2 ** 32 - 1}")
     return names
 
 

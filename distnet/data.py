@@ -215,6 +215,10 @@ def load(dcfg) -> Dataset:
         else:
             raise DataError(f"unknown data.source {source!r}; choose one of {', '.join(SOURCES)}")
         scale = 255.0
+    for split, n in (("train", n_train), ("test", n_test)):
+        if n > len(getattr(ds, f"x_{split}")):
+            raise DataError(f"config.data.n_{split}={n} is larger than the {len(getattr(ds, f'x_{split}'))} "
+                            f"{split} examples of {dcfg.name}; use at most that many, or 0 for all")
     if n_train:
         ds = dataclasses.replace(ds, x_train=ds.x_train[:n_train], y_train=ds.y_train[:n_train])
     if n_test:

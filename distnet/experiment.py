@@ -2,7 +2,9 @@
 
 The order of writes makes a kill at any point resumable: metrics.npz (atomic) is written before the
 checkpoint of the same epoch, so on resume the metrics always reach the latest checkpoint and are cut back to
-it; summary.json is written last and is the mark of a finished variant.
+it; summary.json is written last and is the mark of a finished variant. SIGINT/SIGTERM stop after the current
+chunk with a checkpoint at that epoch (distnet.faults); a NaN/Inf in the loss or the params ends the variant
+as "diverged" and the next variant still runs.
 """
 from __future__ import annotations
 
@@ -10,12 +12,12 @@ import importlib.metadata
 import platform
 import sys
 import time
-from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
-from distnet import checkpoint, config, data as data_lib, models, runs, training
+from distnet import checkpoint, config, data as data_lib, faults, models, preflight, runs, training
 
 
 class Diverged(Exception):
@@ -55,6 +57,19 @@ class Progress:
         self.stream.flush()
 
 
+@jax.jit
+def _finite_params(params) -> jax.Array:
+    """(seeds,) bool: every parameter of that seed is finite (reduced on the device)."""
+    leaves = jax.tree_util.tree_leaves(params)
+    return jnp.stack([jnp.isfinite(x).reshape(x.shape[0], -1).all(axis=1) for x in leaves]).all(axis=0)
+
+
+def nonfinite_seeds(params, recent_losses: np.ndarray) -> np.ndarray:
+    """Indices of the seeds whose recent losses (seeds, k) or current params hold a NaN or Inf."""
+    ok = np.isfinite(recent_losses).all(axis=1) & np.asarray(_finite_params(params))
+    return np.flatnonzero(~ok)
+
+
 def _append(metrics: dict, new: training.Metrics) -> dict:
     return {k: np.concatenate([metrics[k], np.asarray(getattr(new, k)).reshape(len(metrics[k]), -1)], axis=1)
             for k in runs.METRICS}
@@ -66,13 +81,11 @@ def run_variant(cfg, variant: str, ds, data: training.Data, workdir, log=print) 
     record = {"variant": variant, "protocol": config.protocol(cfg), "config": cfg.to_dict(),
               "data": ds.info, "versions": versions()}
     record["config"]["variants"] = variant
-    if (vdir / "config.json").exists():
-        changed = config.diff(runs.read_json(vdir / "config.json")["protocol"], record["protocol"])
-        if changed:
-            raise config.ConfigError(f"{vdir} holds a run with a different config ({'; '.join(changed)}); "
-                                     f"use another --workdir, or delete that folder to start over")
-    else:
+    preflight.check_folder(cfg, workdir, [variant])
+    if not (vdir / "config.json").exists():
         runs.write_json(vdir / "config.json", record)
+    runs.remove_tmp(vdir)
+    checkpoint.remove_partial(vdir)
     if runs.is_complete(vdir):
         log(f"{variant}: finished earlier, skipping ({vdir / 'summary.json'})")
         return runs.read_json(vdir / "summary.json")
@@ -86,12 +99,16 @@ def run_variant(cfg, variant: str, ds, data: training.Data, workdir, log=print) 
         done = checkpoint.steps(vdir)
         if done:
             epoch = done[-1]
+            if (cfg.epochs - epoch) % length:
+                raise config.ConfigError(f"{vdir}: its checkpoint at epoch {epoch} is not on a chunk boundary of this "
+                                         f"config (chunk of {length} epochs); rerun with the chunk_epochs and "
+                                         f"checkpoint_every recorded in its config.json")
             params = checkpoint.restore(vdir, epoch)
             saved = runs.load_metrics(vdir)
             keep = saved["epoch"] <= epoch
             metrics = {k: saved[k][:, keep] for k in runs.METRICS}
             epochs_seen = saved["epoch"][keep]
-            wall = runs.read_json(vdir / "checkpoints" / f"{epoch}.json").get("wall_time_s", 0.0)
+            wall = checkpoint.meta(vdir, epoch).get("wall_time_s", 0.0)
             log(f"{variant}: resuming from the checkpoint at epoch {epoch}")
         else:
             epoch, wall = 0, 0.0
@@ -111,12 +128,17 @@ def run_variant(cfg, variant: str, ds, data: training.Data, workdir, log=print) 
             epochs_seen = np.concatenate([epochs_seen, np.arange(epoch - length + cfg.eval_every, epoch + 1,
                                                                  cfg.eval_every)])
             runs.save_metrics(vdir, epochs_seen, metrics)
-            bad = ~np.isfinite(metrics["train_loss"][:, -(length // cfg.eval_every):]).all(axis=1)
-            if bad.any():
-                return _diverged(vdir, variant, metrics, epochs_seen, np.flatnonzero(bad), length, cfg, t0, log)
+            faults.point("chunk_done")
+            bad = nonfinite_seeds(params, metrics["train_loss"][:, -(length // cfg.eval_every):])
+            if bad.size:
+                return _diverged(vdir, variant, metrics, epochs_seen, bad, epoch, cfg, t0, log)
             progress(epoch, metrics["test_acc"][:, -1], final=epoch == cfg.epochs)
-            if epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs:
+            stop = faults.requested()
+            if epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs or stop:
                 checkpoint.save(vdir, epoch, params, {"wall_time_s": time.perf_counter() - t0})
+            if stop and epoch < cfg.epochs:
+                raise faults.Interrupted(f"interrupted at epoch {epoch} of {variant}; rerun the same command "
+                                         f"to resume", stop)
 
     summary = runs.variant_summary(variant, {"epoch": epochs_seen, **metrics}, time.perf_counter() - t0,
                                    seeds=cfg.num_seeds, seed=cfg.seed)
@@ -124,11 +146,11 @@ def run_variant(cfg, variant: str, ds, data: training.Data, workdir, log=print) 
     return summary
 
 
-def _diverged(vdir, variant, metrics, epochs_seen, seeds, length, cfg, t0, log) -> dict:
-    """Record a NaN/Inf loss: name the seeds and the first bad epoch; other variants still run."""
-    losses = metrics["train_loss"][seeds]
-    first = int(epochs_seen[np.argmax(~np.isfinite(losses).all(axis=0))])
-    log(f"{variant}: loss became NaN/Inf for seed(s) {seeds.tolist()} by epoch {first}; "
+def _diverged(vdir, variant, metrics, epochs_seen, seeds, epoch, cfg, t0, log) -> dict:
+    """Record a NaN/Inf loss or params: name the seeds and the first bad epoch; other variants still run."""
+    finite = np.isfinite(metrics["train_loss"][seeds]).all(axis=0)
+    first = int(epochs_seen[np.argmin(finite)]) if not finite.all() else epoch   # params only: seen at `epoch`
+    log(f"{variant}: loss or parameters became NaN/Inf for seed(s) {seeds.tolist()} by epoch {first}; "
         f"stopping this variant (lr={cfg.lr} may be too large for data.preprocess={cfg.data.preprocess!r})")
     summary = runs.variant_summary(variant, {"epoch": epochs_seen, **metrics}, time.perf_counter() - t0,
                                    seeds=cfg.num_seeds, seed=cfg.seed)
@@ -137,14 +159,21 @@ def _diverged(vdir, variant, metrics, epochs_seen, seeds, length, cfg, t0, log) 
     return summary
 
 
-def run_all(cfg, workdir, log=print) -> str:
-    """Validate, load data once, train every variant of `cfg` into `workdir`; returns the summary table."""
+def run_all(cfg, workdir, log=print, overwrite: bool = False) -> str:
+    """Validate, load data once, train every variant of `cfg` into `workdir`; returns the summary table.
+
+    overwrite: delete variant folders holding a different config instead of refusing to run."""
     variants = config.validate(cfg)
     ds = data_lib.load(cfg.data)
-    Path(workdir).mkdir(parents=True, exist_ok=True)
+    preflight.check(cfg, workdir, variants, ds.classes, ds.dim, overwrite=overwrite, log=log)
     log(f"distnet: {len(variants)} variant(s) x {cfg.num_seeds} seed(s) x {cfg.epochs} epochs on "
         f"{cfg.data.name} ({len(ds.x_train)} train / {len(ds.x_test)} test, {cfg.data.preprocess}) -> {workdir}")
     device_data = training.to_device(ds)
-    for v in variants:
-        run_variant(cfg, v, ds, device_data, workdir, log=log)
+    with faults.stopping():
+        for v in variants:
+            if faults.requested():
+                raise faults.Interrupted(f"interrupted before {v} started; rerun the same command to resume",
+                                         faults.requested())
+            run_variant(cfg, v, ds, device_data, workdir, log=log)
+            faults.point("variant_done")
     return runs.write_run_summary(workdir, variants)

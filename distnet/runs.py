@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 from scipy import stats as sps
 
+from distnet import faults
+
 METRICS = ("train_loss", "train_acc", "test_acc")
 
 
@@ -29,7 +31,14 @@ def _atomic(path: Path, write) -> None:
         write(f)
         f.flush()
         os.fsync(f.fileno())
+    faults.point(f"{path.name}_tmp_written")
     os.replace(tmp, path)
+
+
+def remove_tmp(folder) -> None:
+    """Delete temporary files a killed writer left behind (never read; removed only to keep folders tidy)."""
+    for p in Path(folder).glob("*.tmp"):
+        p.unlink(missing_ok=True)
 
 
 def _jsonable(o):
@@ -107,9 +116,9 @@ def summary_table(rows: list[dict]) -> str:
 
 
 def write_run_summary(workdir, variants: list[str]) -> str:
-    """DIR/summary.json and DIR/summary.md from the variants' summaries; returns the markdown."""
+    """DIR/summary.json and DIR/summary.md from the finished variants' summaries; returns the markdown."""
     rows = [read_json(variant_dir(workdir, v) / "summary.json") for v in variants
-            if (variant_dir(workdir, v) / "summary.json").exists()]
+            if is_complete(variant_dir(workdir, v))]
     md = summary_table(rows)
     write_json(Path(workdir) / "summary.json", {"variants": rows})
     write_text(Path(workdir) / "summary.md", md)

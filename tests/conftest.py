@@ -1,23 +1,12 @@
 """Shared fixtures. Real-data tests use $DISTNET_DATA_DIR (CI sets it to ../shared/data) and skip without it."""
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-
-def load_config(name: str):
-    """get_config() of configs/<name>.py."""
-    spec = importlib.util.spec_from_file_location(f"configs_{name}", ROOT / "configs" / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod.get_config()
+from helpers import load_config
 
 
 @pytest.fixture
