@@ -5,6 +5,7 @@ Initialisation follows PyTorch's defaults exactly in distribution, because the p
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import flax.linen as nn
@@ -52,8 +53,8 @@ def neg(x):
     return -x
 
 
-def offsetl2_sq(x_BxH, mu_CxH, alpha_CxH, form: str):
-    """Squared OffsetL2 distances (B, C) before the floor, in the chosen form.
+def offsetl2_sq_direct(x_BxH, mu_CxH, alpha_CxH, form: str):
+    """Squared OffsetL2 distances (B, C) straight from the definition (the reference for the fast path).
 
     paper: sum_k (alpha_ck (x_k - mu_ck))^2   (the published ||alpha_c * (x - mu_c)||_2, squared)
     code:  sum_k  alpha_ck (x_k - mu_ck)^2    (the released code: alpha not squared, may go negative)
@@ -66,6 +67,40 @@ def offsetl2_sq(x_BxH, mu_CxH, alpha_CxH, form: str):
     raise ValueError(f"unknown OffsetL2 form {form!r}; choose one of {OFFSETL2_FORMS}")
 
 
+@functools.partial(jax.custom_vjp, nondiff_argnums=(3,))
+def offsetl2_sq(x_BxH, mu_CxH, alpha_CxH, form: str):
+    """offsetl2_sq_direct with a hand-written backward pass that never builds a (B, C, H) tensor.
+
+    The forward is the direct formula (XLA fuses the broadcast into the reduction, so it is exact and
+    streams); autodiff of it would materialise d/d(diff) as B x C x H (6 GB for 20 seeds on MNIST). The
+    backward regroups each sum over classes or examples into small matmuls:
+        w = alpha^2 (paper) or alpha (code);   g = dL/dS (B x C)
+        dx     = 2 (x * (g @ w) - g @ (w * mu))
+        dmu    = -2 w * (g^T @ x - mu * sum_b g)
+        dalpha = 2 alpha * q (paper) or q (code),  q = g^T @ x^2 - 2 mu * (g^T @ x) + mu^2 * sum_b g
+    """
+    return offsetl2_sq_direct(x_BxH, mu_CxH, alpha_CxH, form)
+
+
+def _offsetl2_fwd(x_BxH, mu_CxH, alpha_CxH, form):
+    return offsetl2_sq_direct(x_BxH, mu_CxH, alpha_CxH, form), (x_BxH, mu_CxH, alpha_CxH)
+
+
+def _offsetl2_bwd(form, res, g_BxC):
+    x_BxH, mu_CxH, alpha_CxH = res
+    w_CxH = jnp.square(alpha_CxH) if form == "paper" else alpha_CxH
+    dx_BxH = 2.0 * (x_BxH * (g_BxC @ w_CxH) - g_BxC @ (w_CxH * mu_CxH))
+    gx_CxH = g_BxC.T @ x_BxH
+    gsum_Cx1 = jnp.sum(g_BxC, axis=0)[:, None]
+    dmu_CxH = -2.0 * w_CxH * (gx_CxH - mu_CxH * gsum_Cx1)
+    q_CxH = g_BxC.T @ jnp.square(x_BxH) - 2.0 * mu_CxH * gx_CxH + jnp.square(mu_CxH) * gsum_Cx1
+    dalpha_CxH = 2.0 * alpha_CxH * q_CxH if form == "paper" else q_CxH
+    return dx_BxH, dmu_CxH, dalpha_CxH
+
+
+offsetl2_sq.defvjp(_offsetl2_fwd, _offsetl2_bwd)
+
+
 class OffsetL2(nn.Module):
     """Per output unit c: y_c = ||alpha_c * (x - mu_c)||_2 with a learned centre mu_c and scales alpha_c.
 
@@ -74,6 +109,11 @@ class OffsetL2(nn.Module):
 
     features: int
     form: str = "paper"
+
+    def __post_init__(self):
+        if self.form not in OFFSETL2_FORMS:
+            raise ValueError(f"unknown OffsetL2 form {self.form!r}; choose one of {OFFSETL2_FORMS}")
+        super().__post_init__()
 
     @nn.compact
     def __call__(self, x_BxH):
