@@ -15,7 +15,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from distnet import checkpoint, config, data as data_lib, models, runs, training
+from distnet import checkpoint, config, data as data_lib, models, runs, stats, training
 
 
 class Diverged(Exception):
@@ -118,8 +118,9 @@ def run_variant(cfg, variant: str, ds, data: training.Data, workdir, log=print) 
             if epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs:
                 checkpoint.save(vdir, epoch, params, {"wall_time_s": time.perf_counter() - t0})
 
+        cheap_stats = stats.cheap(model, params, ds)   # unit activity and output geometry of the final params
     summary = runs.variant_summary(variant, {"epoch": epochs_seen, **metrics}, time.perf_counter() - t0,
-                                   seeds=cfg.num_seeds, seed=cfg.seed)
+                                   seeds=cfg.num_seeds, seed=cfg.seed, stats=cheap_stats)
     runs.write_json(vdir / "summary.json", summary)
     return summary
 
