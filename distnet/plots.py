@@ -1,4 +1,4 @@
-"""The report's figures (matplotlib, Agg backend): each function takes gathered variant records, returns a Figure.
+"""The report's figures: each function takes gathered variant records and returns a matplotlib Figure.
 
 A record is what `distnet.report.gather` returns: {"name", "metrics", "stats" (or None), ...}.
 """
@@ -6,11 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
 
 def learning_curves(records):

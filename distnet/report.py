@@ -14,6 +14,7 @@ import math
 import sys
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 from scipy import stats as sps
 
@@ -253,6 +254,7 @@ def main(argv=None) -> int:
     ap.add_argument("dirs", nargs="+", help="run folders written by train.py")
     ap.add_argument("--out", default=None, help="where to write the report (default: the first folder)")
     args = ap.parse_args(argv)
+    matplotlib.use("Agg")   # files only; the notebooks keep their inline backend
     for d in args.dirs:
         if not runs.is_run_folder(d):
             print(f"error: {d} is not a run folder (no <variant>/config.json inside); "
