@@ -138,11 +138,13 @@ def unit_histogram(model, params_S, x_NxD, y_N, unit_S, classes, bins=40, layer=
 
 def output_geometry(model, params_S, x_NxD, y_N, classes, batch=BATCH) -> dict:
     """Distance or intensity reading of each output unit c (output_post, before Neg): a distance code when
-    class c has the smallest mean value of unit c, an intensity code when it has the largest."""
+    class c has the strictly smallest mean value of unit c, an intensity code when it has the strictly largest."""
     means_SxCxC = class_means(model, params_S, x_NxD, y_N, classes, "output_post", batch)  # [s, class, unit]
-    target = jnp.arange(classes)
-    distance = jnp.argmin(means_SxCxC, axis=1) == target
-    intensity = jnp.argmax(means_SxCxC, axis=1) == target
+    own_SxC = jnp.diagonal(means_SxCxC, axis1=1, axis2=2)
+    eye = jnp.eye(classes, dtype=bool)
+    # strict: a unit with tied class means (a dead unit reads 0 for every class) is neither code
+    distance = own_SxC < jnp.where(eye, jnp.inf, means_SxCxC).min(axis=1)
+    intensity = own_SxC > jnp.where(eye, -jnp.inf, means_SxCxC).max(axis=1)
     return {"class_means": means_SxCxC, "distance_code": distance, "intensity_code": intensity,
             "distance_share": distance.mean(-1), "intensity_share": intensity.mean(-1)}
 

@@ -95,6 +95,15 @@ def test_offsetl2_centres_on_the_class_means_are_found():
     assert g["intensity_share"][0] == 1.0       # unit c is far from class c: an intensity reading here
 
 
+def test_a_dead_output_unit_is_neither_a_distance_nor_an_intensity_code():
+    model = models.get("ReLU2", hidden=2, classes=2)
+    p = {"hidden": {"kernel": np.eye(2), "bias": np.zeros(2)}, "output": {"kernel": np.array([[1.0, -1], [0, -1]])}}
+    x, y = _two_clusters()
+    g = stats.output_geometry(model, _stack(p), x, y, 2)      # unit 1 is ReLU(-x0 - x1) = 0 for every input
+    np.testing.assert_array_equal(g["intensity_code"][0], [True, False])
+    np.testing.assert_array_equal(g["distance_code"][0], [False, False])
+
+
 def _trained_like(seed=0, d=6, n=120):
     """A random ReLU2 network and data labelled by its own predictions (so it is 100% accurate)."""
     model = models.get("ReLU2", hidden=8, classes=3)
