@@ -30,6 +30,9 @@ def _plain(tree):
 def expensive(model, params_S, ds, log=print) -> dict:
     """The statistics too slow to compute at the end of every training run, JSON-ready."""
     classes = ds.classes
+    log("  per-unit activity (train and test)")
+    activity = {split: stats.unit_activity(model, params_S, x) for split, x in (("train", ds.x_train),
+                                                                                 ("test", ds.x_test))}
     log("  class distributions along first-layer units (train)")
     moments = stats.class_moments(model, params_S, ds.x_train, ds.y_train, classes, "hidden_pre")
     sep_SxU = stats.separation(moments)
@@ -45,7 +48,7 @@ def expensive(model, params_S, ds, log=print) -> dict:
     log("  input-noise robustness (test)")
     scale = float(np.std(ds.x_train))
     noise = stats.noise_robustness(model, params_S, ds.x_test, ds.y_test, [scale * s for s in stats.NOISE_SCALES])
-    return _plain({"class_distributions": {**moments, "separation": sep_SxU}, "histogram": hist,
+    return _plain({"activity_fraction": activity, "class_distributions": {**moments, "separation": sep_SxU}, "histogram": hist,
                    "output_geometry": geometry, "prototypes": protos, "perturbation": probes,
                    "noise": {**noise, "scale_of_inputs_std": np.asarray(stats.NOISE_SCALES), "input_std": scale}})
 

@@ -60,6 +60,9 @@ def test_analyze_writes_every_statistic(analyzed):
     assert set(s) >= {"cheap", "class_distributions", "histogram", "output_geometry", "prototypes",
                       "perturbation", "noise"}
     assert np.asarray(s["class_distributions"]["mean"]).shape == (2, 10, 16)
+    frac = np.asarray(s["activity_fraction"]["train"]["hidden_post"])
+    assert frac.shape == (2, 16) and np.sum(frac == 0, axis=1).tolist() == s["cheap"]["activity"]["train"][
+        "hidden_post"]["dead"]
     assert np.asarray(s["prototypes"]["hyperplane_distance"]).shape == (2, 10, 10)
     probe = s["perturbation"]["hidden_post"]
     summary = runs.read_json(runs.variant_dir(analyzed, "ReLU") / "summary.json")
