@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from distnet import checkpoint, config, data as data_lib, faults, models, preflight, runs, training
+from distnet import checkpoint, config, data as data_lib, faults, models, preflight, runs, stats, training
 
 
 class Diverged(Exception):
@@ -140,8 +140,9 @@ def run_variant(cfg, variant: str, ds, data: training.Data, workdir, log=print) 
                 raise faults.Interrupted(f"interrupted at epoch {epoch} of {variant}; rerun the same command "
                                          f"to resume", stop)
 
+        cheap_stats = stats.cheap(model, params, ds)   # unit activity and output geometry of the final params
     summary = runs.variant_summary(variant, {"epoch": epochs_seen, **metrics}, time.perf_counter() - t0,
-                                   seeds=cfg.num_seeds, seed=cfg.seed)
+                                   seeds=cfg.num_seeds, seed=cfg.seed, stats=cheap_stats)
     runs.write_json(vdir / "summary.json", summary)
     return summary
 

@@ -15,6 +15,7 @@ import dataclasses
 
 import flax.linen as nn
 import jax
+import jax.numpy as jnp
 
 from distnet import layers
 
@@ -58,16 +59,18 @@ class MLP(nn.Module):
     offsetl2_form: str = "paper"
 
     @nn.compact
-    def __call__(self, x_BxD):
+    def __call__(self, x_BxD, clamp=None):
+        """clamp (perturbation probes only): {"hidden_post" | "output_post": (lo, hi)} clips that layer's values."""
         s = self.spec
         act = ACTIVATIONS[s.act]
+        clip = lambda name, v: jnp.clip(v, *clamp[name]) if clamp and name in clamp else v
         h_pre = layers.Linear(self.hidden, use_bias=True, name="hidden")(x_BxD)
-        h_post = act(h_pre)
+        h_post = clip("hidden_post", act(h_pre))
         if s.head == "offsetl2":
             o_pre = layers.OffsetL2(self.classes, form=self.offsetl2_form, name="output")(h_post)
         else:
             o_pre = layers.Linear(self.classes, use_bias=s.out_bias, name="output")(h_post)
-        o_post = ACTIVATIONS[s.out_act](o_pre) if s.out_act else o_pre
+        o_post = clip("output_post", ACTIVATIONS[s.out_act](o_pre) if s.out_act else o_pre)
         for name, value in (("hidden_pre", h_pre), ("hidden_post", h_post),
                             ("output_pre", o_pre), ("output_post", o_post)):
             self.sow("intermediates", name, value)

@@ -140,3 +140,50 @@ def load(workdir) -> dict[str, dict]:
                   "metrics": load_metrics(vdir) if (vdir / "metrics.npz").exists() else None,
                   "dir": vdir}
     return out
+
+
+# --- reading what a notebook or the report needs beyond the metrics ------------------------------------
+
+STATS_FILE = "stats.json"
+
+
+def is_run_folder(workdir) -> bool:
+    """True when `workdir` holds at least one variant folder with a config.json."""
+    return Path(workdir).is_dir() and bool(list_variants(workdir))
+
+
+def load_stats(vdir) -> dict | None:
+    """The variant's statistics: stats.json written by `python -m distnet.analyze` (everything), else the
+    cheap ones training wrote into summary.json as {"cheap": ...}, else None."""
+    vdir = Path(vdir)
+    if (vdir / STATS_FILE).exists():
+        return read_json(vdir / STATS_FILE)
+    if (vdir / "summary.json").exists() and "stats" in read_json(vdir / "summary.json"):
+        return {"cheap": read_json(vdir / "summary.json")["stats"]}
+    return None
+
+
+def load_model(vdir):
+    """The flax Module a variant folder was trained with."""
+    from distnet import models
+
+    cfg = read_json(Path(vdir) / "config.json")
+    c = cfg["config"]
+    classes = 10 if c["data"]["name"] != "gaussians" else c["data"].get("classes", 10)
+    return models.get(cfg["variant"], hidden=c["hidden"], classes=classes, offsetl2_form=c["offsetl2_form"])
+
+
+def load_params(vdir, step: int | None = None):
+    """Params (leading seed axis) of the checkpoint at epoch `step`, the latest when None."""
+    from distnet import checkpoint
+
+    return checkpoint.restore(vdir, step)
+
+
+def load_data(vdir):
+    """The dataset a variant folder was trained on, through distnet.data.load (honours $DISTNET_DATA_DIR)."""
+    import ml_collections
+
+    from distnet import data
+
+    return data.load(ml_collections.ConfigDict(read_json(Path(vdir) / "config.json")["config"]["data"]))

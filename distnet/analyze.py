@@ -1,0 +1,123 @@
+"""Compute every distance statistic of a finished run folder from its checkpoints; never retrains.
+
+    python -m distnet.analyze DIR [--force] [--variants A,B]
+
+Writes DIR/<variant>/stats.json (read it with `distnet.runs.load_stats`): the cheap statistics training
+records (unit activity, output-geometry shares; recomputed here, so runs older than them are covered) and the
+expensive ones: class distributions along first-layer units, histogram data, prototypes and centres,
+perturbation probes and input-noise robustness. Variants whose stats.json is newer than their latest
+checkpoint are skipped unless --force.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from distnet import checkpoint, data, runs, stats
+
+
+def _plain(tree):
+    """Nested dict of arrays -> nested dict of lists (JSON-ready)."""
+    return jax.tree_util.tree_map(lambda a: np.asarray(a).tolist(), tree)
+
+
+def expensive(model, params_S, ds, log=print) -> dict:
+    """The statistics too slow to compute at the end of every training run, JSON-ready."""
+    classes = ds.classes
+    log("  per-unit activity (train and test)")
+    activity = {split: stats.unit_activity(model, params_S, x) for split, x in (("train", ds.x_train),
+                                                                                 ("test", ds.x_test))}
+    log("  class distributions along first-layer units (train)")
+    moments = stats.class_moments(model, params_S, ds.x_train, ds.y_train, classes, "hidden_pre")
+    sep_SxU = stats.separation(moments)
+    hist = stats.unit_histogram(model, params_S, ds.x_train, ds.y_train, np.argmax(sep_SxU, -1), classes)
+    log("  output geometry and prototypes (train)")
+    geometry = stats.output_geometry(model, params_S, ds.x_train, ds.y_train, classes)
+    protos = stats.prototype_geometry(model, params_S, ds.x_train, ds.y_train, classes)
+    probes = {}
+    for layer in stats.POST:
+        log(f"  perturbation probes on {layer} (test)")
+        p = stats.perturbation(model, params_S, ds.x_test, ds.y_test, layer)
+        probes[layer] = {**p, **{f"half_{w}": stats.half_point(p["fractions"], p[w]) for w in ("below", "above")}}
+    log("  input-noise robustness (test)")
+    scale = float(np.std(ds.x_train))
+    noise = stats.noise_robustness(model, params_S, ds.x_test, ds.y_test, [scale * s for s in stats.NOISE_SCALES])
+    return _plain({"activity_fraction": activity, "class_distributions": {**moments, "separation": sep_SxU}, "histogram": hist,
+                   "output_geometry": geometry, "prototypes": protos, "perturbation": probes,
+                   "noise": {**noise, "scale_of_inputs_std": np.asarray(stats.NOISE_SCALES), "input_std": scale}})
+
+
+def analyze_variant(vdir, ds, log=print) -> dict:
+    """All statistics of one variant's latest checkpoint; written to vdir/stats.json and returned."""
+    t0 = time.perf_counter()
+    model = runs.load_model(vdir)
+    step = checkpoint.steps(vdir)[-1]
+    params_S = runs.load_params(vdir, step)
+    precision = runs.read_json(Path(vdir) / "config.json")["config"].get("matmul_precision", "highest")
+    with jax.default_matmul_precision(precision):
+        log("  unit activity and output geometry (train and test)")
+        out = {"variant": Path(vdir).name, "step": step, "cheap": stats.cheap(model, params_S, ds),
+               **expensive(model, params_S, ds, log)}
+    out["wall_time_s"] = time.perf_counter() - t0
+    runs.write_json(Path(vdir) / runs.STATS_FILE, out)
+    return out
+
+
+def _fresh(vdir) -> bool:
+    f = Path(vdir) / runs.STATS_FILE
+    ck = Path(vdir) / "checkpoints" / f"{checkpoint.steps(vdir)[-1]}.json"
+    return f.exists() and (not ck.exists() or f.stat().st_mtime >= ck.stat().st_mtime)
+
+
+def analyze(workdir, variants=None, force=False, log=print) -> list[str]:
+    """Analyze every finished variant of a run folder (data loaded once per distinct data config)."""
+    cache = {}
+    done = []
+    for v in variants or runs.list_variants(workdir):
+        vdir = runs.variant_dir(workdir, v)
+        if not runs.is_complete(vdir) or not checkpoint.steps(vdir):
+            log(f"{v}: not finished (no summary.json or no checkpoint), skipping")
+            continue
+        if not force and _fresh(vdir):
+            log(f"{v}: stats.json is up to date, skipping (--force recomputes)")
+            continue
+        key = json.dumps(runs.read_json(vdir / "config.json")["config"]["data"], sort_keys=True)
+        if key not in cache:
+            log(f"loading data for {v}")
+            cache[key] = runs.load_data(vdir)
+        log(f"{v}: analyzing checkpoint {checkpoint.steps(vdir)[-1]}")
+        out = analyze_variant(vdir, cache[key], log)
+        log(f"{v}: done in {out['wall_time_s']:.1f}s -> {vdir / runs.STATS_FILE}")
+        done.append(v)
+    return done
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m distnet.analyze", description=__doc__.split("\n")[0])
+    ap.add_argument("dir", help="a run folder written by train.py")
+    ap.add_argument("--force", action="store_true", help="recompute variants whose stats.json is up to date")
+    ap.add_argument("--variants", default="", help="comma list of variants (default: all)")
+    args = ap.parse_args(argv)
+    if not runs.is_run_folder(args.dir):
+        print(f"error: {args.dir} is not a run folder (no <variant>/config.json inside); "
+              f"give a folder written by train.py", file=sys.stderr)
+        return 2
+    variants = [v for v in args.variants.split(",") if v] or None
+    t0 = time.perf_counter()
+    try:
+        done = analyze(args.dir, variants, args.force)
+    except data.DataError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"analyzed {len(done)} variant(s) in {time.perf_counter() - t0:.0f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,265 @@
+"""Distance statistics of trained networks: pure functions of (model, params, data), vmapped over seeds.
+
+Every function takes params with a leading seed axis S and returns arrays with a leading seed axis.
+Layer values come from `models.intermediates` (the model's own forward pass). Inputs go through the
+network in fixed-size batches, zero-padded and masked so one compiled program serves every batch, which keeps
+full MNIST with 20 seeds within a few GiB.
+
+Layers are named as the model sows them: hidden_pre, hidden_post, output_pre, output_post (before Neg).
+"""
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from distnet import models
+
+ACTIVE = 1e-6                 # |a| above this counts as active (the paper's dead-node threshold)
+RARE = {"rare_1pct": 0.01, "rare_5pct": 0.05}
+BATCH = 4096
+POST = ("hidden_post", "output_post")
+FRACTIONS = tuple(np.round(np.linspace(0.0, 1.0, 11), 2))
+NOISE_SCALES = (0.0, 0.01, 0.03, 0.1, 0.3, 1.0)   # noise sizes as multiples of the inputs' std
+
+
+def _reduce_batches(fn, params_S, arrays, batch=BATCH, combine=None):
+    """Combine fn(params_S, *batch_arrays, mask_B) over fixed-size, zero-padded batches (default: sum)."""
+    combine = combine or (lambda a, b: jax.tree_util.tree_map(jnp.add, a, b))
+    n = len(arrays[0])
+    batch = min(batch, n)
+    total = None
+    for start in range(0, n, batch):
+        parts = [np.asarray(a[start:start + batch]) for a in arrays]
+        m = len(parts[0])
+        mask_B = (np.arange(batch) < m).astype(np.float32)
+        parts = [np.pad(p, [(0, batch - m)] + [(0, 0)] * (p.ndim - 1)) for p in parts]
+        out = fn(params_S, *parts, mask_B)
+        total = out if total is None else combine(total, out)
+    return total
+
+
+def _layers(model, params, x_BxD):
+    return models.intermediates(model, {"params": params}, x_BxD)
+
+
+# --- unit activity ------------------------------------------------------------------------------------
+
+@functools.partial(jax.jit, static_argnums=0)
+def _active_sums(model, params_S, x_BxD, mask_B):
+    def one(params):
+        _, inter = _layers(model, params, x_BxD)
+        return {l: mask_B @ (jnp.abs(inter[l]) > ACTIVE).astype(jnp.float32) for l in POST}
+    return jax.vmap(one)(params_S)
+
+
+def unit_activity(model, params_S, x_NxD, batch=BATCH) -> dict:
+    """{hidden_post, output_post: (S, units)}: fraction of inputs for which each unit's output is non-zero."""
+    sums = _reduce_batches(functools.partial(_active_sums, model), params_S, (x_NxD,), batch)
+    return {l: v / len(x_NxD) for l, v in sums.items()}
+
+
+def activity_counts(frac_SxU) -> dict:
+    """Per seed: dead units (never active) and rarely active ones (active for < 1% / < 5%, dead included)."""
+    frac_SxU = jnp.asarray(frac_SxU)
+    out = {"dead": jnp.sum(frac_SxU == 0, axis=-1)}
+    out.update({k: jnp.sum(frac_SxU < cut, axis=-1) for k, cut in RARE.items()})
+    return out
+
+
+# --- class distributions along units ------------------------------------------------------------------
+
+@functools.partial(jax.jit, static_argnums=(0, 1, 2, 3))
+def _class_sums(model, layer, classes, power, params_S, center_SxCxU, x_BxD, y_B, mask_B):
+    def one(params, center_CxU):
+        _, inter = _layers(model, params, x_BxD)
+        d_BxU = inter[layer] - center_CxU[y_B]
+        onehot_BxC = jax.nn.one_hot(y_B, classes) * mask_B[:, None]
+        return {"n": onehot_BxC.sum(0), **{f"s{p}": onehot_BxC.T @ d_BxU ** p for p in range(1, power + 1)}}
+    return jax.vmap(one)(params_S, center_SxCxU)
+
+
+def _sums(model, params_S, x, y, classes, layer, power, center_SxCxU, batch):
+    fn = lambda p, xb, yb, mb: _class_sums(model, layer, classes, power, p, center_SxCxU, xb, yb, mb)
+    return _reduce_batches(fn, params_S, (x, y), batch)
+
+
+def class_means(model, params_S, x_NxD, y_N, classes, layer="hidden_post", batch=BATCH):
+    """(S, classes, units): each class's mean value of each unit of `layer`."""
+    width = _layers(model, jax.tree_util.tree_map(lambda a: a[0], params_S), x_NxD[:1])[1][layer].shape[-1]
+    zero = jnp.zeros((jax.tree_util.tree_leaves(params_S)[0].shape[0], classes, width))
+    s = _sums(model, params_S, x_NxD, y_N, classes, layer, 1, zero, batch)
+    return s["s1"] / jnp.maximum(s["n"], 1)[..., None]
+
+
+def class_moments(model, params_S, x_NxD, y_N, classes, layer="hidden_pre", batch=BATCH) -> dict:
+    """Per class and unit: count (S, C), mean, std and skew (S, C, U) of `layer` (two passes, centred)."""
+    mean = class_means(model, params_S, x_NxD, y_N, classes, layer, batch)
+    s = _sums(model, params_S, x_NxD, y_N, classes, layer, 3, mean, batch)
+    n = jnp.maximum(s["n"], 1)[..., None]
+    m2, m3 = s["s2"] / n, s["s3"] / n
+    std = jnp.sqrt(m2)
+    return {"count": s["n"], "mean": mean, "std": std, "skew": m3 / jnp.maximum(std, 1e-12) ** 3}
+
+
+def separation(moments: dict):
+    """(S, U) Fisher ratio per unit: variance of the class means over the mean within-class variance."""
+    between = jnp.var(moments["mean"], axis=1)
+    within = jnp.mean(jnp.square(moments["std"]), axis=1)
+    return between / jnp.maximum(within, 1e-12)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _unit_values(model, layer, params_S, unit_S, x_BxD):
+    return jax.vmap(lambda p, u: _layers(model, p, x_BxD)[1][layer][:, u])(params_S, unit_S)
+
+
+@functools.partial(jax.jit, static_argnums=(2, 3))
+def histogram(v_SxN, y_N, classes, bins):
+    """Per seed, per class counts (S, C, bins) of values on `bins` equal bins spanning that seed's range."""
+    def one(v_N):
+        edges = jnp.linspace(v_N.min(), v_N.max(), bins + 1)
+        idx_N = jnp.clip(jnp.searchsorted(edges, v_N, side="right") - 1, 0, bins - 1)
+        return jax.nn.one_hot(y_N, classes).T @ jax.nn.one_hot(idx_N, bins), edges
+    return jax.vmap(one)(v_SxN)
+
+
+def unit_histogram(model, params_S, x_NxD, y_N, unit_S, classes, bins=40, layer="hidden_pre", batch=BATCH):
+    """Histogram data of unit unit_S[s] of `layer` for every class: counts (S, C, bins), edges (S, bins + 1)."""
+    unit_S = jnp.asarray(unit_S)
+    chunks = [_unit_values(model, layer, params_S, unit_S, x_NxD[i:i + batch]) for i in range(0, len(x_NxD), batch)]
+    counts, edges = histogram(jnp.concatenate(chunks, axis=1), jnp.asarray(y_N), classes, bins)
+    return {"unit": unit_S, "counts": counts, "edges": edges}
+
+
+# --- output geometry and prototypes ---------------------------------------------------------------------
+
+def output_geometry(model, params_S, x_NxD, y_N, classes, batch=BATCH) -> dict:
+    """Distance or intensity reading of each output unit c (output_post, before Neg): a distance code when
+    class c has the strictly smallest mean value of unit c, an intensity code when it has the strictly largest."""
+    means_SxCxC = class_means(model, params_S, x_NxD, y_N, classes, "output_post", batch)  # [s, class, unit]
+    own_SxC = jnp.diagonal(means_SxCxC, axis1=1, axis2=2)
+    eye = jnp.eye(classes, dtype=bool)
+    # strict: a unit with tied class means (a dead unit reads 0 for every class) is neither code
+    distance = own_SxC < jnp.where(eye, jnp.inf, means_SxCxC).min(axis=1)
+    intensity = own_SxC > jnp.where(eye, -jnp.inf, means_SxCxC).max(axis=1)
+    return {"class_means": means_SxCxC, "distance_code": distance, "intensity_code": intensity,
+            "distance_share": distance.mean(-1), "intensity_share": intensity.mean(-1)}
+
+
+def prototype_geometry(model, params_S, x_NxD, y_N, classes, batch=BATCH) -> dict:
+    """Where each class sits relative to the output layer, in hidden space (hidden_post class means m_k).
+
+    Linear heads: signed distance of m_k to output hyperplane c, (S, class k, unit c).
+    OffsetL2 heads: Euclidean distance of centre mu_c to m_k, (S, unit c, class k), and the nearest class.
+    """
+    m_SxCxH = class_means(model, params_S, x_NxD, y_N, classes, "hidden_post", batch)
+    out = params_S["output"]
+    if model.spec.head == "offsetl2":
+        d_SxCxK = jnp.linalg.norm(out["mu"][:, :, None, :] - m_SxCxH[:, None, :, :], axis=-1)
+        nearest = jnp.argmin(d_SxCxK, axis=-1)
+        return {"centre_distance": d_SxCxK, "nearest_class": nearest,
+                "centre_on_own_class": (nearest == jnp.arange(classes)).mean(-1)}
+    w_SxHxC = out["kernel"]
+    b_SxC = out.get("bias", jnp.zeros(w_SxHxC.shape[::2]))
+    signed_SxKxC = (jnp.einsum("skh,shc->skc", m_SxCxH, w_SxHxC) + b_SxC[:, None, :]) / \
+        jnp.linalg.norm(w_SxHxC, axis=1)[:, None, :]
+    return {"hyperplane_distance": signed_SxKxC}
+
+
+# --- perturbation probes and input noise -----------------------------------------------------------------
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _range(model, layer, params_S, x_BxD, mask_B):
+    def one(params):
+        v_BxU = _layers(model, params, x_BxD)[1][layer]
+        keep = mask_B[:, None] > 0
+        return jnp.where(keep, v_BxU, jnp.inf).min(0), jnp.where(keep, v_BxU, -jnp.inf).max(0)
+    return jax.vmap(one)(params_S)
+
+
+def layer_range(model, params_S, x_NxD, layer, batch=BATCH):
+    """(lo, hi), each (S, U): the smallest and largest value of each unit of `layer` over the inputs."""
+    both = lambda a, b: (jnp.minimum(a[0], b[0]), jnp.maximum(a[1], b[1]))
+    return _reduce_batches(functools.partial(_range, model, layer), params_S, (x_NxD,), batch, both)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _clamped_correct(model, layer, params_S, lo_SxU, hi_SxU, x_BxD, y_B, mask_B):
+    def one(params, lo, hi):
+        out_BxC = model.apply({"params": params}, x_BxD, clamp={layer: (lo, hi)})
+        return mask_B @ (jnp.argmax(out_BxC, -1) == y_B).astype(jnp.float32)
+    return jax.vmap(one)(params_S, lo_SxU, hi_SxU)
+
+
+def perturbation(model, params_S, x_NxD, y_N, layer="hidden_post", fractions=FRACTIONS, batch=BATCH) -> dict:
+    """Accuracy (S, F) when `layer` (hidden_post | output_post) is clamped from below (floor raised to
+    lo + f * range) and from above (ceiling lowered to hi - f * range), per unit's observed range."""
+    lo, hi = layer_range(model, params_S, x_NxD, layer, batch)
+    span = hi - lo
+    curves = {"below": [], "above": []}
+    for f in fractions:
+        for way, (a, b) in (("below", (lo + f * span, jnp.full_like(hi, jnp.inf))),
+                            ("above", (jnp.full_like(lo, -jnp.inf), hi - f * span))):
+            fn = lambda p, xb, yb, mb: _clamped_correct(model, layer, p, a, b, xb, yb, mb)
+            curves[way].append(_reduce_batches(fn, params_S, (x_NxD, y_N), batch) / len(x_NxD))
+    return {"fractions": np.asarray(fractions), **{k: jnp.stack(v, axis=-1) for k, v in curves.items()}}
+
+
+def half_point(fractions, acc_SxF):
+    """(S,) the fraction where accuracy first falls to half its unperturbed value (linear interpolation);
+    NaN where it never does."""
+    fractions, acc_SxF = np.asarray(fractions, np.float64), np.asarray(acc_SxF, np.float64)
+    out = np.full(len(acc_SxF), np.nan)
+    for s, acc in enumerate(acc_SxF):
+        half = acc[0] / 2
+        below = np.flatnonzero(acc <= half)
+        if below.size:
+            i = below[0]
+            if i == 0:
+                out[s] = fractions[0]
+            else:
+                t = (acc[i - 1] - half) / (acc[i - 1] - acc[i])
+                out[s] = fractions[i - 1] + t * (fractions[i] - fractions[i - 1])
+    return out
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _noise_sums(model, params_S, sigma, x_BxD, noise_BxD, y_B, mask_B):
+    def one(params):
+        clean_BxC = model.apply({"params": params}, x_BxD)
+        noisy_BxC = model.apply({"params": params}, x_BxD + sigma * noise_BxD)
+        return {"correct": mask_B @ (jnp.argmax(noisy_BxC, -1) == y_B).astype(jnp.float32),
+                "shift": mask_B @ jnp.linalg.norm(noisy_BxC - clean_BxC, axis=-1)}
+    return jax.vmap(one)(params_S)
+
+
+def noise_robustness(model, params_S, x_NxD, y_N, sigmas, key=None, batch=BATCH) -> dict:
+    """Accuracy and mean L2 change of the output (S, K) under Gaussian input noise of each size in `sigmas`.
+    Every seed and size sees the same noise draw (scaled), so variants compare pairwise."""
+    key = jax.random.PRNGKey(0) if key is None else key
+    noise_NxD = np.asarray(jax.random.normal(key, x_NxD.shape, jnp.float32))
+    acc, shift = [], []
+    for sigma in sigmas:
+        fn = lambda p, xb, nb, yb, mb: _noise_sums(model, p, jnp.float32(sigma), xb, nb, yb, mb)
+        s = _reduce_batches(fn, params_S, (x_NxD, noise_NxD, y_N), batch)
+        acc.append(s["correct"] / len(x_NxD))
+        shift.append(s["shift"] / len(x_NxD))
+    return {"sigma": np.asarray(sigmas, np.float64), "accuracy": jnp.stack(acc, -1), "output_shift": jnp.stack(shift, -1)}
+
+
+# --- what every run records --------------------------------------------------------------------------------
+
+def cheap(model, params_S, ds) -> dict:
+    """JSON-ready unit-activity counts (train and test, per layer) and output-geometry shares, per seed."""
+    out = {"activity": {}}
+    for split, x in (("train", ds.x_train), ("test", ds.x_test)):
+        frac = unit_activity(model, params_S, x)
+        out["activity"][split] = {l: {"units": int(f.shape[-1]), **{k: np.asarray(v).tolist() for k, v in
+                                                                    activity_counts(f).items()}}
+                                  for l, f in frac.items()}
+    g = output_geometry(model, params_S, ds.x_train, ds.y_train, ds.classes)
+    out["output_geometry"] = {k: np.asarray(g[k]).tolist() for k in ("distance_share", "intensity_share")}
+    return out

@@ -1,0 +1,103 @@
+"""Write notebooks/01_results.ipynb and 02_distance_geometry.ipynb (no outputs). Run: python notebooks/build_notebooks.py
+
+The notebooks are generated so that their source stays reviewable here; edit this file, not the .ipynb.
+Each notebook's first cell holds its parameters; tests/test_notebooks.py replaces it to run against a smoke run.
+"""
+from pathlib import Path
+
+import nbformat
+
+HERE = Path(__file__).resolve().parent
+
+SETUP = '''%matplotlib inline
+import os, sys
+from pathlib import Path
+ROOT = Path.cwd().parent if Path.cwd().name == "notebooks" else Path.cwd()   # RUN_DIR is relative to the repo root
+sys.path.insert(0, str(ROOT))
+os.chdir(ROOT)
+import numpy as np
+import matplotlib.pyplot as plt
+from IPython.display import Markdown, display
+from distnet import runs'''
+
+RESULTS = [
+    ("markdown", "# Results of a run folder\nTables and curves of every variant in `RUN_DIR` "
+                 "(read through `distnet.runs`). Set `RUN_DIR` below; nothing is trained."),
+    ("code", 'RUN_DIR = "runs/default"'),
+    ("code", SETUP + "\nfrom distnet import plots, report"),
+    ("code", 'assert runs.is_run_folder(RUN_DIR), f"{RUN_DIR} is not a run folder: train one with train.py"\n'
+             "run = runs.load(RUN_DIR)\n"
+             "print({v: (r['summary'] or {}).get('status', 'unfinished') for v, r in run.items()})\n"
+             "display(Markdown(runs.summary_table([r['summary'] for r in run.values() if r['summary']])))"),
+    ("markdown", "## The comparison report\nPer-variant statistics, pairwise tests and the paper's numbers "
+                 "(`python -m distnet.report RUN_DIR` writes the same to disk)."),
+    ("code", "rep, records = report.build([RUN_DIR])\ndisplay(Markdown(report.markdown(rep, [])))"),
+    ("markdown", "## Curves"),
+    ("code", "display(plots.learning_curves(records))\ndisplay(plots.final_accuracy(records))\n"
+             "if any(r['stats'] for r in records):\n    display(plots.dead_units(records))\n"
+             "plt.close('all')"),
+    ("code", "analyzed = [r for r in records if r['stats'] and 'perturbation' in r['stats']]\n"
+             "if analyzed:\n    display(plots.perturbation(analyzed))\n    display(plots.noise(analyzed))\n"
+             "else:\n    print('run `python -m distnet.analyze RUN_DIR` for perturbation and noise curves')\n"
+             "plt.close('all')"),
+]
+
+GEOMETRY = [
+    ("markdown", "# Distance geometry of one trained network\nFor the variant and seed chosen below: classes "
+                 "along first-layer units, prototypes and centres, the output layer's distance or intensity "
+                 "reading, perturbation and noise curves. Computed from the checkpoint (never trained)."),
+    ("code", 'RUN_DIR = "runs/default"\nVARIANT = "ReLU"\nSEED = 0'),
+    ("code", SETUP + "\nimport jax\nfrom distnet import stats\n"
+             "vdir = runs.variant_dir(RUN_DIR, VARIANT)\nmodel = runs.load_model(vdir)\n"
+             "params = jax.tree_util.tree_map(lambda a: a[SEED:SEED + 1], runs.load_params(vdir))  # seed axis kept\n"
+             "ds = runs.load_data(vdir)\nprint(VARIANT, 'seed', SEED, model.spec, len(ds.x_train), 'train inputs')"),
+    ("markdown", "## Classes along first-layer units\nPre-activations are signed distances to each unit's "
+                 "hyperplane (up to the norm of its weights). Units sorted by how well they separate classes."),
+    ("code", "m = stats.class_moments(model, params, ds.x_train, ds.y_train, ds.classes, 'hidden_pre')\n"
+             "sep = np.asarray(stats.separation(m)[0])\nbest = np.argsort(sep)[::-1]\n"
+             "print('most separating units:', best[:5], 'scores', np.round(sep[best[:5]], 2))\n"
+             "u = int(best[0])\nprint('class means along unit', u, np.round(np.asarray(m['mean'][0, :, u]), 2))\n"
+             "print('class stds', np.round(np.asarray(m['std'][0, :, u]), 2))\n"
+             "print('class skews', np.round(np.asarray(m['skew'][0, :, u]), 2))"),
+    ("code", "h = stats.unit_histogram(model, params, ds.x_train, ds.y_train, np.array([u]), ds.classes)\n"
+             "edges = np.asarray(h['edges'][0]); mid = (edges[1:] + edges[:-1]) / 2\nfig, ax = plt.subplots()\n"
+             "for c, counts in enumerate(np.asarray(h['counts'][0])):\n    ax.plot(mid, counts, label=str(c))\n"
+             "ax.axvline(0, color='k', lw=0.8); ax.set(xlabel=f'pre-activation of unit {u}', ylabel='inputs')\n"
+             "ax.legend(title='class', ncol=2, fontsize=7); display(fig); plt.close(fig)"),
+    ("markdown", "## Output layer: distance or intensity code, prototypes and centres"),
+    ("code", "g = stats.output_geometry(model, params, ds.x_train, ds.y_train, ds.classes)\n"
+             "print('distance-code share', float(g['distance_share'][0]), "
+             "' intensity-code share', float(g['intensity_share'][0]))\n"
+             "fig, ax = plt.subplots(); im = ax.imshow(np.asarray(g['class_means'][0]))\n"
+             "ax.set(xlabel='output unit', ylabel='class', title='class mean of each output (before Neg)')\n"
+             "fig.colorbar(im); display(fig); plt.close(fig)\n"
+             "proto = stats.prototype_geometry(model, params, ds.x_train, ds.y_train, ds.classes)\n"
+             "for k, v in proto.items():\n    print(k, np.round(np.asarray(v[0]), 2), sep='\\n')"),
+    ("markdown", "## Perturbation probes and input noise (test split)"),
+    ("code", "fig, axes = plt.subplots(1, 2, figsize=(10, 4))\n"
+             "for ax, layer in zip(axes, stats.POST):\n"
+             "    p = stats.perturbation(model, params, ds.x_test, ds.y_test, layer)\n"
+             "    for way in ('below', 'above'):\n"
+             "        ax.plot(p['fractions'], 100 * np.asarray(p[way][0]), marker='.', label=f'clamp from {way}')\n"
+             "        print(layer, way, 'accuracy halves at fraction', stats.half_point(p['fractions'], p[way])[0])\n"
+             "    ax.set(title=layer, xlabel='fraction of range', ylabel='test accuracy %'); ax.legend()\n"
+             "display(fig); plt.close(fig)\n"
+             "std = float(np.std(ds.x_train))\n"
+             "n = stats.noise_robustness(model, params, ds.x_test, ds.y_test, [std * s for s in stats.NOISE_SCALES])\n"
+             "for s, a, d in zip(stats.NOISE_SCALES, np.asarray(n['accuracy'][0]), np.asarray(n['output_shift'][0])):\n"
+             "    print(f'noise {s:5.2f} x input std: accuracy {100 * a:6.2f}%  mean output change {d:.3g}')"),
+]
+
+
+def build(cells) -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(src) if kind == "code" else nbformat.v4.new_markdown_cell(src)
+                for kind, src in cells]
+    return nb
+
+
+if __name__ == "__main__":
+    for name, cells in (("01_results", RESULTS), ("02_distance_geometry", GEOMETRY)):
+        nbformat.write(build(cells), HERE / f"{name}.ipynb")
+        print(f"wrote notebooks/{name}.ipynb")
