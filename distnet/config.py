@@ -27,6 +27,8 @@ def base() -> ml_collections.ConfigDict:
     c.eval_every = 1                     # record train loss/acc and test acc every this many epochs
     c.checkpoint_every = 1000            # epochs between checkpoints (also at step 0 and at the end)
     c.chunk_epochs = 100                 # epochs per compiled scan: progress and NaN checks happen between
+    c.seed_chunk = 0                     # train at most this many seeds at once (0 = all): bounds memory
+    c.distributed = False                # multi-host: call jax.distributed.initialize(), shard seeds over all hosts
     c.matmul_precision = "highest"       # full fp32: on GPU the default (TF32/bf16) changes results
     c.offsetl2_form = "paper"            # paper: ||alpha*(x-mu)||; code: sqrt(sum alpha*(x-mu)^2)
     c.data = ml_collections.ConfigDict()
@@ -68,6 +70,8 @@ def validate(cfg) -> list[str]:
         v = cfg[field]
         if not _is_int(v) or v < 1:
             raise ConfigError(f"config.{field}={v!r} must be a positive integer (>= 1)")
+    if not _is_int(cfg.seed_chunk) or cfg.seed_chunk < 0:
+        raise ConfigError(f"config.seed_chunk={cfg.seed_chunk!r} must be an integer >= 0 (0 = all seeds at once)")
     if not isinstance(cfg.lr, (int, float)) or not math.isfinite(cfg.lr) or cfg.lr <= 0:
         raise ConfigError(f"config.lr={cfg.lr!r} must be a finite number > 0")
     if cfg.epochs % cfg.eval_every:

@@ -71,7 +71,7 @@ def nonfinite_seeds(params, recent_losses: np.ndarray) -> np.ndarray:
 
 
 def _append(metrics: dict, new: training.Metrics) -> dict:
-    return {k: np.concatenate([metrics[k], np.asarray(getattr(new, k)).reshape(len(metrics[k]), -1)], axis=1)
+    return {k: np.concatenate([metrics[k], np.asarray(getattr(training.to_host(new), k)).reshape(len(metrics[k]), -1)], axis=1)
             for k in runs.METRICS}
 
 
@@ -92,7 +92,7 @@ def run_variant(cfg, variant: str, ds, data: training.Data, workdir, log=print) 
 
     model = models.get(variant, hidden=cfg.hidden, classes=ds.classes, offsetl2_form=cfg.offsetl2_form)
     trainer = training.make_train(model, cfg.lr, cfg.epochs, cfg.eval_every, input_dim=ds.dim)
-    init, run, evaluate = trainer.vmapped()
+    init, run, evaluate = trainer.vmapped(seed_chunk=cfg.seed_chunk)
     length = training.chunk_length(cfg.epochs, cfg.checkpoint_every, cfg.eval_every, cfg.chunk_epochs)
 
     with jax.default_matmul_precision(cfg.matmul_precision):
@@ -114,7 +114,7 @@ def run_variant(cfg, variant: str, ds, data: training.Data, workdir, log=print) 
             epoch, wall = 0, 0.0
             params = init(training.seed_keys(cfg.seed, cfg.num_seeds))
             m0 = evaluate(params, data)
-            metrics = {k: np.asarray(getattr(m0, k))[:, None] for k in runs.METRICS}
+            metrics = {k: np.asarray(getattr(training.to_host(m0), k))[:, None] for k in runs.METRICS}
             epochs_seen = np.array([0])
             runs.save_metrics(vdir, epochs_seen, metrics)
             checkpoint.save(vdir, 0, params, {"wall_time_s": 0.0})
@@ -165,6 +165,8 @@ def run_all(cfg, workdir, log=print, overwrite: bool = False) -> str:
 
     overwrite: delete variant folders holding a different config instead of refusing to run."""
     variants = config.validate(cfg)
+    if cfg.distributed and jax.process_count() == 1:
+        jax.distributed.initialize()   # coordinator, process count and id from the cluster's environment
     ds = data_lib.load(cfg.data)
     preflight.check(cfg, workdir, variants, ds.classes, ds.dim, overwrite=overwrite, log=log)
     log(f"distnet: {len(variants)} variant(s) x {cfg.num_seeds} seed(s) x {cfg.epochs} epochs on "

@@ -41,12 +41,57 @@ class Trainer(NamedTuple):
     train: Callable         # (key, data) -> (params, Metrics): init + the whole run, one seed
     eval_every: int
 
-    def vmapped(self):
-        """(init, run, evaluate) jitted and vmapped over a leading seed axis; data is shared."""
+    def vmapped(self, seed_chunk: int = 0, devices=None):
+        """(init, run, evaluate) over a leading seed axis: jit(vmap(...)), data shared by all seeds.
+
+        seed_chunk > 0 runs at most that many seeds at once (bounding memory); devices (default: every
+        device JAX sees) shards each chunk's seeds over a `seeds` mesh axis. Seeds never interact, so
+        neither changes any seed's numbers beyond float reassociation in the matmuls (tests bound it)."""
         init = jax.jit(jax.vmap(self.init))
         run = jax.jit(jax.vmap(self.run, in_axes=(0, None, None)), static_argnums=2)
         evaluate = jax.jit(jax.vmap(self.evaluate, in_axes=(0, None)))
-        return init, run, evaluate
+        spread = SeedSpread(seed_chunk, devices)
+        return spread(init), spread(run), spread(evaluate)
+
+
+class SeedSpread:
+    """Runs a seed-vmapped function chunk by chunk, each chunk sharded over the devices' `seeds` axis."""
+
+    def __init__(self, seed_chunk: int = 0, devices=None):
+        self.seed_chunk = seed_chunk
+        self.devices = list(devices if devices is not None else jax.devices())
+
+    def sharding(self, n_seeds: int):
+        """NamedSharding of n_seeds over the most devices that divide it (None on one device)."""
+        n_dev = max(d for d in range(1, len(self.devices) + 1) if n_seeds % d == 0)
+        if n_dev == 1:
+            return None
+        mesh = jax.sharding.Mesh(np.array(self.devices[:n_dev]), ("seeds",))
+        return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("seeds"))
+
+    def __call__(self, f):
+        def spread(seeded, *args):
+            n = jax.tree.leaves(seeded)[0].shape[0]
+            size = self.seed_chunk or n
+            outs = []
+            for lo in range(0, n, size):
+                chunk = jax.tree.map(lambda a: a[lo:lo + size], seeded)
+                sharding = self.sharding(jax.tree.leaves(chunk)[0].shape[0])
+                if sharding is not None:
+                    chunk = jax.device_put(chunk, sharding)
+                outs.append(f(chunk, *args))
+            if len(outs) == 1:
+                return outs[0]
+            return jax.tree.map(lambda *parts: jnp.concatenate(parts, axis=0), *outs)
+        return spread
+
+
+def to_host(tree):
+    """Device arrays -> numpy; across processes (multi-host runs) every process gets every seed."""
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+        return multihost_utils.process_allgather(tree, tiled=True)
+    return jax.device_get(tree)
 
 
 def seed_keys(seed: int, num_seeds: int) -> jax.Array:
