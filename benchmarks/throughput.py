@@ -215,11 +215,11 @@ def main():
     mm = bench_numpy_matmul(n, 8)
     torch_row = next((r for r in rows if r[0].startswith("PyTorch")), None)
     print(f"\nnumpy matmul on the trainer's shapes (S=8): {mm:.1f} GFLOP/s\n")
-    print("| what | s / model-epoch | GFLOP/s | vs PyTorch loop | vs numpy matmul GFLOP/s | peak RSS GiB | note |")
+    print("| what | s / model-epoch | GFLOP/s | speed vs PyTorch loop | vs numpy matmul GFLOP/s | peak RSS GiB | note |")
     print("|---|---|---|---|---|---|---|")
     for name, per, peak, note in rows:
         gf = gflop / per
-        vs_t = f"{torch_row[1] / per:.2f}x faster" if torch_row else "n/a"
+        vs_t = f"{torch_row[1] / per:.2f}x" if torch_row else "n/a"
         print(f"| {name} | {per:.4f} | {gf:.1f} | {vs_t} | {100 * gf / mm:.0f}% | {peak / 2 ** 30:.2f} | {note} |")
 
 
