@@ -5,8 +5,8 @@
 Writes DIR/<variant>/stats.json (read it with `distnet.runs.load_stats`): the cheap statistics training
 records (unit activity, output-geometry shares; recomputed here, so runs older than them are covered) and the
 expensive ones: class distributions along first-layer units, histogram data, prototypes and centres,
-perturbation probes and input-noise robustness. Variants whose stats.json is newer than their latest
-checkpoint are skipped unless --force.
+perturbation probes and input-noise robustness. Variants whose stats.json records their latest checkpoint's
+step are skipped unless --force; diverged variants (NaN parameters) are always skipped.
 """
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import argparse
 import json
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import jax
@@ -22,23 +23,15 @@ import numpy as np
 from distnet import checkpoint, data, runs, stats
 
 
-def _plain(tree):
-    """Nested dict of arrays -> nested dict of lists (JSON-ready)."""
-    return jax.tree_util.tree_map(lambda a: np.asarray(a).tolist(), tree)
-
-
-def expensive(model, params_S, ds, log=print) -> dict:
-    """The statistics too slow to compute at the end of every training run, JSON-ready."""
+def expensive(model, params_S, ds, activity, geometry, log=print) -> dict:
+    """The statistics too slow to compute at the end of every training run, JSON-ready. `activity` and
+    `geometry` are the raw unit activity and output geometry `stats.cheap_parts` already computed."""
     classes = ds.classes
-    log("  per-unit activity (train and test)")
-    activity = {split: stats.unit_activity(model, params_S, x) for split, x in (("train", ds.x_train),
-                                                                                 ("test", ds.x_test))}
     log("  class distributions along first-layer units (train)")
     moments = stats.class_moments(model, params_S, ds.x_train, ds.y_train, classes, "hidden_pre")
     sep_SxU = stats.separation(moments)
     hist = stats.unit_histogram(model, params_S, ds.x_train, ds.y_train, np.argmax(sep_SxU, -1), classes)
-    log("  output geometry and prototypes (train)")
-    geometry = stats.output_geometry(model, params_S, ds.x_train, ds.y_train, classes)
+    log("  prototypes (train)")
     protos = stats.prototype_geometry(model, params_S, ds.x_train, ds.y_train, classes)
     probes = {}
     for layer in stats.POST:
@@ -48,7 +41,7 @@ def expensive(model, params_S, ds, log=print) -> dict:
     log("  input-noise robustness (test)")
     scale = float(np.std(ds.x_train))
     noise = stats.noise_robustness(model, params_S, ds.x_test, ds.y_test, [scale * s for s in stats.NOISE_SCALES])
-    return _plain({"activity_fraction": activity, "class_distributions": {**moments, "separation": sep_SxU}, "histogram": hist,
+    return runs.plain({"activity_fraction": activity, "class_distributions": {**moments, "separation": sep_SxU}, "histogram": hist,
                    "output_geometry": geometry, "prototypes": protos, "perturbation": probes,
                    "noise": {**noise, "scale_of_inputs_std": np.asarray(stats.NOISE_SCALES), "input_std": scale}})
 
@@ -62,17 +55,18 @@ def analyze_variant(vdir, ds, log=print) -> dict:
     precision = runs.read_json(Path(vdir) / "config.json")["config"].get("matmul_precision", "highest")
     with jax.default_matmul_precision(precision):
         log("  unit activity and output geometry (train and test)")
-        out = {"variant": Path(vdir).name, "step": step, "cheap": stats.cheap(model, params_S, ds),
-               **expensive(model, params_S, ds, log)}
+        cheap, activity, geometry = stats.cheap_parts(model, params_S, ds)
+        out = {"variant": Path(vdir).name, "step": step, "cheap": cheap,
+               **expensive(model, params_S, ds, activity, geometry, log)}
     out["wall_time_s"] = time.perf_counter() - t0
     runs.write_json(Path(vdir) / runs.STATS_FILE, out)
     return out
 
 
 def _fresh(vdir) -> bool:
+    """stats.json was computed from the latest checkpoint (by its recorded step; file times lie after copies)."""
     f = Path(vdir) / runs.STATS_FILE
-    ck = Path(vdir) / "checkpoints" / f"{checkpoint.steps(vdir)[-1]}.json"
-    return f.exists() and (not ck.exists() or f.stat().st_mtime >= ck.stat().st_mtime)
+    return f.exists() and runs.read_json(f).get("step") == checkpoint.steps(vdir)[-1]
 
 
 def analyze(workdir, variants=None, force=False, log=print) -> list[str]:
@@ -83,6 +77,9 @@ def analyze(workdir, variants=None, force=False, log=print) -> list[str]:
         vdir = runs.variant_dir(workdir, v)
         if not runs.is_complete(vdir) or not checkpoint.steps(vdir):
             log(f"{v}: not finished (no summary.json or no checkpoint), skipping")
+            continue
+        if runs.read_json(vdir / "summary.json").get("status") == "diverged":
+            log(f"{v}: diverged (NaN/Inf parameters), skipping: its statistics would be meaningless")
             continue
         if not force and _fresh(vdir):
             log(f"{v}: stats.json is up to date, skipping (--force recomputes)")
@@ -109,11 +106,16 @@ def main(argv=None) -> int:
               f"give a folder written by train.py", file=sys.stderr)
         return 2
     variants = [v for v in args.variants.split(",") if v] or None
+    unknown = sorted(set(variants or ()) - set(runs.list_variants(args.dir)))
+    if unknown:
+        print(f"error: no variant {', '.join(unknown)} in {args.dir}; it holds "
+              f"{', '.join(runs.list_variants(args.dir))}", file=sys.stderr)
+        return 2
     t0 = time.perf_counter()
     try:
         done = analyze(args.dir, variants, args.force)
-    except data.DataError as e:
-        print(f"error: {e}", file=sys.stderr)
+    except (data.DataError, OSError, KeyError, ValueError, zipfile.BadZipFile) as e:
+        print(f"error: {runs.error_text(e)}", file=sys.stderr)
         return 2
     print(f"analyzed {len(done)} variant(s) in {time.perf_counter() - t0:.0f}s")
     return 0

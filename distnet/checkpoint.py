@@ -8,13 +8,12 @@ renames it when complete, so a save cut short is never listed as a step and is i
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
 import orbax.checkpoint as ocp
 
-from distnet import faults
+from distnet import faults, runs
 
 
 def _manager(variant_dir, create: bool = False) -> ocp.CheckpointManager:
@@ -33,16 +32,17 @@ def steps(variant_dir) -> list[int]:
 
 def save(variant_dir, step: int, params, meta: dict | None = None) -> None:
     """Write params (leading seed axis) at `step` and a sidecar `checkpoints/<step>.json` with `meta`."""
-    with _manager(variant_dir, create=True) as m:
-        if step in m.all_steps():   # a rerun reaching the same epoch: keep the existing, identical one
-            return
-        m.save(step, args=ocp.args.StandardSave(params))
-        m.wait_until_finished()
-    faults.point("checkpoint_saved")
     sidecar = Path(variant_dir) / "checkpoints" / f"{step}.json"
-    tmp = sidecar.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps({"step": step, **(meta or {})}, indent=1))
-    os.replace(tmp, sidecar)
+    with _manager(variant_dir, create=True) as m:
+        # a rerun reaching the same epoch keeps the existing, identical step, but still writes a sidecar a
+        # kill between the step and its sidecar left missing
+        if step not in m.all_steps():
+            m.save(step, args=ocp.args.StandardSave(params))
+            m.wait_until_finished()
+            faults.point("checkpoint_saved")
+        elif sidecar.exists():
+            return
+    runs.write_json(sidecar, {"step": step, **(meta or {})})
 
 
 def meta(variant_dir, step: int) -> dict:

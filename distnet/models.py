@@ -91,6 +91,12 @@ def get(name: str, hidden: int = 128, classes: int = 10, offsetl2_form: str = "p
     return MLP(REGISTRY[name], hidden=hidden, classes=classes, offsetl2_form=offsetl2_form)
 
 
+def from_config(cfg, classes: int, variant: str) -> MLP:
+    """The Module of `variant` as a config (a ConfigDict or its to_dict(), e.g. config.json's "config") sets
+    it up: hidden width and OffsetL2 form; `classes` comes from the data."""
+    return get(variant, hidden=cfg["hidden"], classes=classes, offsetl2_form=cfg["offsetl2_form"])
+
+
 def intermediates(model: MLP, variables, x_BxD):
     """(output, {hidden_pre, hidden_post, output_pre, output_post}) from one forward pass."""
     out, state = model.apply(variables, x_BxD, mutable=["intermediates"])

@@ -39,7 +39,7 @@ def check_writable(workdir) -> None:
 
 def params_bytes(cfg, variant: str, classes: int, dim: int) -> int:
     """Bytes of one seed's params (shapes only; nothing is computed)."""
-    model = models.get(variant, hidden=cfg.hidden, classes=classes, offsetl2_form=cfg.offsetl2_form)
+    model = models.from_config(cfg, classes, variant)
     shapes = jax.eval_shape(model.init, jax.random.PRNGKey(0), jax.ShapeDtypeStruct((1, dim), np.float32))
     return sum(int(np.prod(s.shape)) * s.dtype.itemsize for s in jax.tree_util.tree_leaves(shapes))
 
@@ -73,11 +73,31 @@ def check_folder(cfg, workdir, variants, overwrite: bool = False, log=print) -> 
             raise config.ConfigError(f"{vdir} holds a run with a different config ({'; '.join(changed)}); "
                                      f"use another --workdir, or pass --overwrite to delete it and start over")
         log(f"{v}: --overwrite: deleting {vdir}, which holds a run with a different config")
-        shutil.rmtree(vdir)
+        remove_variant(vdir)
+
+
+DELETING = ".deleting-"
+
+
+def remove_variant(vdir) -> None:
+    """Delete a variant folder so that a kill midway can never leave part of the old run under its name
+    (an old summary.json beside a new config.json would pass the old result off as the new one's): rename
+    it aside first (one atomic step), then delete the renamed folder."""
+    vdir = Path(vdir)
+    aside = vdir.with_name(f"{vdir.name}{DELETING}{os.getpid()}")
+    os.replace(vdir, aside)
+    shutil.rmtree(aside)
+
+
+def remove_leftovers(workdir) -> None:
+    """Finish deleting variant folders that an earlier --overwrite renamed aside but was killed removing."""
+    for p in Path(workdir).glob(f"*{DELETING}*"):
+        shutil.rmtree(p, ignore_errors=True)
 
 
 def check(cfg, workdir, variants, classes: int, dim: int, overwrite: bool = False, log=print) -> None:
     """Every check, in order, before the first compile."""
     check_writable(workdir)
+    remove_leftovers(workdir)
     check_folder(cfg, workdir, variants, overwrite, log)
     check_space(workdir, estimate_bytes(cfg, variants, classes, dim))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -41,16 +42,26 @@ def remove_tmp(folder) -> None:
         p.unlink(missing_ok=True)
 
 
-def _jsonable(o):
-    if isinstance(o, (np.floating, np.integer)):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(f"not JSON-serialisable: {type(o)}")
+def plain(o):
+    """JSON-ready copy of `o`: numpy and JAX arrays and scalars become lists and numbers, and every NaN or
+    Inf becomes None (null), because bare NaN is not JSON and most parsers other than Python's reject it."""
+    if isinstance(o, dict):
+        return {k: plain(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [plain(v) for v in o]
+    if hasattr(o, "__array__") and not isinstance(o, (str, bytes)):
+        o = np.asarray(o)
+        return plain(o.tolist()) if o.ndim else plain(o.item())
+    if isinstance(o, (np.floating, np.integer, np.bool_)):
+        o = o.item()
+    if isinstance(o, float) and not math.isfinite(o):
+        return None
+    return o
 
 
 def write_json(path, obj) -> None:
-    _atomic(path, lambda f: f.write(json.dumps(obj, indent=1, default=_jsonable, allow_nan=True).encode()))
+    """Atomically write `obj` as strict JSON (non-finite numbers as null, see `plain`)."""
+    _atomic(path, lambda f: f.write(json.dumps(plain(obj), indent=1, allow_nan=False).encode()))
 
 
 def read_json(path) -> dict:
@@ -101,17 +112,26 @@ def variant_summary(variant: str, metrics: dict, wall_time_s: float, **extra) ->
             "wall_time_s": wall_time_s, **extra}
 
 
+def pct(x) -> str:
+    """A fraction as a percentage with two decimals; "n/a" for None or NaN (a diverged seed)."""
+    return "n/a" if x is None or not math.isfinite(x) else f"{100 * x:.2f}"
+
+
+ACC_HEAD = "test acc % mean +/- std | 95% CI | min | max | train acc %"
+
+
+def acc_cells(test: dict, train: dict) -> str:
+    """The accuracy cells of a table row (see ACC_HEAD) from two `describe` dicts; shared by every table."""
+    return (f"{pct(test['mean'])} +/- {pct(test['std'])} | [{pct(test['ci95'][0])}, {pct(test['ci95'][1])}] | "
+            f"{pct(test['min'])} | {pct(test['max'])} | {pct(train['mean'])}")
+
+
 def summary_table(rows: list[dict]) -> str:
     """Markdown table of variant summaries (accuracies in %)."""
-    lines = ["| variant | seeds | epochs | test acc % mean +/- std | 95% CI | min | max | train acc % | wall s |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [f"| variant | status | seeds | epochs | {ACC_HEAD} | wall s |", "|" + "---|" * 10]
     for r in rows:
-        t = r["test_acc"]
-        status = "" if r.get("status") == "complete" else f" ({r.get('status')})"
-        lines.append(f"| {r['variant']}{status} | {t['n']} | {r['epochs']} | {100 * t['mean']:.2f} +/- "
-                     f"{100 * t['std']:.2f} | [{100 * t['ci95'][0]:.2f}, {100 * t['ci95'][1]:.2f}] | "
-                     f"{100 * t['min']:.2f} | {100 * t['max']:.2f} | {100 * r['final_train_acc']['mean']:.2f} | "
-                     f"{r['wall_time_s']:.0f} |")
+        lines.append(f"| {r['variant']} | {r.get('status')} | {r['test_acc']['n']} | {r['epochs']} | "
+                     f"{acc_cells(r['test_acc'], r['final_train_acc'])} | {r['wall_time_s']:.0f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -163,14 +183,21 @@ def load_stats(vdir) -> dict | None:
     return None
 
 
+def error_text(e: Exception) -> str:
+    """One line for a CLI's "error: ..." from what reading a run folder can raise."""
+    if isinstance(e, KeyError):
+        return f"a run file lacks the field {e}; was it written by another version of distnet?"
+    if isinstance(e, (OSError, zipfile.BadZipFile)):
+        return f"{e} (a run file is missing, damaged or unreadable)"
+    return str(e)
+
+
 def load_model(vdir):
     """The flax Module a variant folder was trained with."""
     from distnet import models
 
     cfg = read_json(Path(vdir) / "config.json")
-    c = cfg["config"]
-    classes = 10 if c["data"]["name"] != "gaussians" else c["data"].get("classes", 10)
-    return models.get(cfg["variant"], hidden=c["hidden"], classes=classes, offsetl2_form=c["offsetl2_form"])
+    return models.from_config(cfg["config"], cfg["config"]["data"].get("classes", 10), cfg["variant"])
 
 
 def load_params(vdir, step: int | None = None):

@@ -87,27 +87,31 @@ def _sums(model, params_S, x, y, classes, layer, power, center_SxCxU, batch):
 
 
 def class_means(model, params_S, x_NxD, y_N, classes, layer="hidden_post", batch=BATCH):
-    """(S, classes, units): each class's mean value of each unit of `layer`."""
+    """(S, classes, units): each class's mean value of each unit of `layer`; NaN for a class with no input
+    (a subset can miss one; a mean of 0 would pass for a real value)."""
     width = _layers(model, jax.tree_util.tree_map(lambda a: a[0], params_S), x_NxD[:1])[1][layer].shape[-1]
     zero = jnp.zeros((jax.tree_util.tree_leaves(params_S)[0].shape[0], classes, width))
     s = _sums(model, params_S, x_NxD, y_N, classes, layer, 1, zero, batch)
-    return s["s1"] / jnp.maximum(s["n"], 1)[..., None]
+    return jnp.where(s["n"][..., None] > 0, s["s1"] / jnp.maximum(s["n"], 1)[..., None], jnp.nan)
 
 
 def class_moments(model, params_S, x_NxD, y_N, classes, layer="hidden_pre", batch=BATCH) -> dict:
     """Per class and unit: count (S, C), mean, std and skew (S, C, U) of `layer` (two passes, centred)."""
     mean = class_means(model, params_S, x_NxD, y_N, classes, layer, batch)
-    s = _sums(model, params_S, x_NxD, y_N, classes, layer, 3, mean, batch)
+    # centre absent classes at 0: padded rows carry label 0, and NaN * 0 would poison the sums
+    s = _sums(model, params_S, x_NxD, y_N, classes, layer, 3, jnp.nan_to_num(mean), batch)
+    present = s["n"][..., None] > 0
     n = jnp.maximum(s["n"], 1)[..., None]
     m2, m3 = s["s2"] / n, s["s3"] / n
-    std = jnp.sqrt(m2)
+    std = jnp.where(present, jnp.sqrt(m2), jnp.nan)
     return {"count": s["n"], "mean": mean, "std": std, "skew": m3 / jnp.maximum(std, 1e-12) ** 3}
 
 
 def separation(moments: dict):
-    """(S, U) Fisher ratio per unit: variance of the class means over the mean within-class variance."""
-    between = jnp.var(moments["mean"], axis=1)
-    within = jnp.mean(jnp.square(moments["std"]), axis=1)
+    """(S, U) Fisher ratio per unit: variance of the class means over the mean within-class variance, over
+    the classes present (NaN moments of absent classes are left out)."""
+    between = jnp.nanvar(moments["mean"], axis=1)
+    within = jnp.nanmean(jnp.square(moments["std"]), axis=1)
     return between / jnp.maximum(within, 1e-12)
 
 
@@ -138,15 +142,19 @@ def unit_histogram(model, params_S, x_NxD, y_N, unit_S, classes, bins=40, layer=
 
 def output_geometry(model, params_S, x_NxD, y_N, classes, batch=BATCH) -> dict:
     """Distance or intensity reading of each output unit c (output_post, before Neg): a distance code when
-    class c has the strictly smallest mean value of unit c, an intensity code when it has the strictly largest."""
+    class c has the strictly smallest mean value of unit c, an intensity code when it has the strictly largest.
+    Only classes present in the inputs count: a unit whose own class is absent is neither code and is left out
+    of the shares, and absent classes are not compared against."""
     means_SxCxC = class_means(model, params_S, x_NxD, y_N, classes, "output_post", batch)  # [s, class, unit]
     own_SxC = jnp.diagonal(means_SxCxC, axis1=1, axis2=2)
-    eye = jnp.eye(classes, dtype=bool)
+    other = ~jnp.eye(classes, dtype=bool) & ~jnp.isnan(means_SxCxC)
+    present_SxC = ~jnp.isnan(own_SxC)
     # strict: a unit with tied class means (a dead unit reads 0 for every class) is neither code
-    distance = own_SxC < jnp.where(eye, jnp.inf, means_SxCxC).min(axis=1)
-    intensity = own_SxC > jnp.where(eye, -jnp.inf, means_SxCxC).max(axis=1)
+    distance = present_SxC & (own_SxC < jnp.where(other, means_SxCxC, jnp.inf).min(axis=1))
+    intensity = present_SxC & (own_SxC > jnp.where(other, means_SxCxC, -jnp.inf).max(axis=1))
+    n = jnp.maximum(present_SxC.sum(-1), 1)
     return {"class_means": means_SxCxC, "distance_code": distance, "intensity_code": intensity,
-            "distance_share": distance.mean(-1), "intensity_share": intensity.mean(-1)}
+            "distance_share": distance.sum(-1) / n, "intensity_share": intensity.sum(-1) / n}
 
 
 def prototype_geometry(model, params_S, x_NxD, y_N, classes, batch=BATCH) -> dict:
@@ -159,7 +167,7 @@ def prototype_geometry(model, params_S, x_NxD, y_N, classes, batch=BATCH) -> dic
     out = params_S["output"]
     if model.spec.head == "offsetl2":
         d_SxCxK = jnp.linalg.norm(out["mu"][:, :, None, :] - m_SxCxH[:, None, :, :], axis=-1)
-        nearest = jnp.argmin(d_SxCxK, axis=-1)
+        nearest = jnp.argmin(jnp.where(jnp.isnan(d_SxCxK), jnp.inf, d_SxCxK), axis=-1)   # absent classes: NaN
         return {"centre_distance": d_SxCxK, "nearest_class": nearest,
                 "centre_on_own_class": (nearest == jnp.arange(classes)).mean(-1)}
     w_SxHxC = out["kernel"]
@@ -208,13 +216,20 @@ def perturbation(model, params_S, x_NxD, y_N, layer="hidden_post", fractions=FRA
     return {"fractions": np.asarray(fractions), **{k: jnp.stack(v, axis=-1) for k, v in curves.items()}}
 
 
-def half_point(fractions, acc_SxF):
-    """(S,) the fraction where accuracy first falls to half its unperturbed value (linear interpolation);
-    NaN where it never does."""
+def half_point(fractions, acc_SxF, clean_S=None):
+    """(S,) the fraction where accuracy first falls to half its unperturbed value `clean_S` (linear
+    interpolation); NaN where it never does. Without clean_S the first column is taken as unperturbed, which
+    needs fractions[0] == 0."""
     fractions, acc_SxF = np.asarray(fractions, np.float64), np.asarray(acc_SxF, np.float64)
+    if clean_S is None:
+        if fractions[0] != 0:
+            raise ValueError(f"half_point: fractions start at {fractions[0]}, not 0, so the first column is not "
+                             f"the unperturbed accuracy; pass clean_S")
+        clean_S = acc_SxF[:, 0]
+    clean_S = np.broadcast_to(np.asarray(clean_S, np.float64), (len(acc_SxF),))
     out = np.full(len(acc_SxF), np.nan)
     for s, acc in enumerate(acc_SxF):
-        half = acc[0] / 2
+        half = clean_S[s] / 2
         below = np.flatnonzero(acc <= half)
         if below.size:
             i = below[0]
@@ -252,14 +267,20 @@ def noise_robustness(model, params_S, x_NxD, y_N, sigmas, key=None, batch=BATCH)
 
 # --- what every run records --------------------------------------------------------------------------------
 
-def cheap(model, params_S, ds) -> dict:
-    """JSON-ready unit-activity counts (train and test, per layer) and output-geometry shares, per seed."""
-    out = {"activity": {}}
+def cheap_parts(model, params_S, ds) -> tuple[dict, dict, dict]:
+    """(cheap's JSON-ready dict, unit_activity per split, output_geometry of the train split): one pass for
+    both training's summary and distnet.analyze, which keeps the raw arrays."""
+    out, activity = {"activity": {}}, {}
     for split, x in (("train", ds.x_train), ("test", ds.x_test)):
-        frac = unit_activity(model, params_S, x)
+        frac = activity[split] = unit_activity(model, params_S, x)
         out["activity"][split] = {l: {"units": int(f.shape[-1]), **{k: np.asarray(v).tolist() for k, v in
                                                                     activity_counts(f).items()}}
                                   for l, f in frac.items()}
     g = output_geometry(model, params_S, ds.x_train, ds.y_train, ds.classes)
     out["output_geometry"] = {k: np.asarray(g[k]).tolist() for k in ("distance_share", "intensity_share")}
-    return out
+    return out, activity, g
+
+
+def cheap(model, params_S, ds) -> dict:
+    """JSON-ready unit-activity counts (train and test, per layer) and output-geometry shares, per seed."""
+    return cheap_parts(model, params_S, ds)[0]

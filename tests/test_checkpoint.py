@@ -21,3 +21,13 @@ def test_restore_without_checkpoints_says_so(tmp_path):
     assert checkpoint.steps(tmp_path) == []
     with pytest.raises(FileNotFoundError, match="no checkpoints"):
         checkpoint.restore(tmp_path)
+
+
+def test_a_lost_sidecar_is_rewritten_when_the_step_exists(tmp_path):
+    p = {"hidden": {"kernel": jnp.ones((2, 3, 4))}}
+    checkpoint.save(tmp_path, 5, p, {"wall_time_s": 1.0})
+    (tmp_path / "checkpoints" / "5.json").unlink()        # a kill between the Orbax step and its sidecar
+    checkpoint.save(tmp_path, 5, p, {"wall_time_s": 2.0})
+    assert checkpoint.meta(tmp_path, 5) == {"step": 5, "wall_time_s": 2.0}
+    checkpoint.save(tmp_path, 5, p, {"wall_time_s": 3.0})   # present: kept as it is
+    assert checkpoint.meta(tmp_path, 5)["wall_time_s"] == 2.0

@@ -53,3 +53,9 @@ def test_intermediates_are_the_forward_passs_own_values(name):
     np.testing.assert_allclose(inter["hidden_post"], act(inter["hidden_pre"]))
     np.testing.assert_array_equal(out, -inter["output_post"] if spec.neg else inter["output_post"])
     assert inter["hidden_pre"].shape == (5, 8) and inter["output_pre"].shape == (5, 10)
+
+
+def test_from_config_reads_a_configdict_and_its_json_form(smoke_cfg):
+    a = models.from_config(smoke_cfg, 7, "Abs-L2")
+    b = models.from_config(smoke_cfg.to_dict(), 7, "Abs-L2")
+    assert a == b == models.get("Abs-L2", hidden=smoke_cfg.hidden, classes=7, offsetl2_form=smoke_cfg.offsetl2_form)

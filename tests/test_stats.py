@@ -139,6 +139,52 @@ def test_half_point_interpolates_and_is_nan_when_accuracy_never_halves():
     assert np.isnan(got[1])
 
 
+def test_half_point_needs_the_clean_accuracy_when_fractions_do_not_start_at_zero():
+    with pytest.raises(ValueError, match="pass clean_S"):
+        stats.half_point([0.5, 1.0], [[0.6, 0.2]])
+    # clean 0.8: half is 0.4, crossed between 0.5 (0.6) and 1.0 (0.2) -> 0.75; with acc[0] as clean it would be 1.0
+    np.testing.assert_allclose(stats.half_point([0.5, 1.0], [[0.6, 0.2]], clean_S=[0.8]), [0.75])
+
+
+def test_perturbation_tells_clamping_from_below_from_clamping_from_above():
+    # One ReLU unit h = x on x in [0, 1]; output 0 = h, output 1 = 0.3 (bias): class 0 iff x > 0.3.
+    # Clamp from below at f (h -> max(h, f)): every x < 0.3 turns class 0 once f > 0.3 -> 8/12 right.
+    # Clamp from above at f (h -> min(h, 1 - f)): every x > 0.3 turns class 1 once 1 - f < 0.3 -> 4/12 right.
+    model = models.get("ReLU-Bias", hidden=1, classes=2)
+    p = {"hidden": {"kernel": np.ones((1, 1)), "bias": np.zeros(1)},
+         "output": {"kernel": np.array([[1.0, 0.0]]), "bias": np.array([0.0, 0.3])}}
+    xs = np.array([0.0, 0.05, 0.15, 0.25, 0.35, 0.45, 0.55, 0.65, 0.75, 0.85, 0.95, 1.0], np.float32)[:, None]
+    y = (xs[:, 0] < 0.3).astype(np.int32)
+    fr = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+    curves = stats.perturbation(model, _stack(p), xs, y, "hidden_post", fractions=fr, batch=5)
+    np.testing.assert_allclose(curves["below"][0], [1, 1, 2 / 3, 2 / 3, 2 / 3, 2 / 3], atol=1e-6)
+    np.testing.assert_allclose(curves["above"][0], [1, 1, 1, 1, 1 / 3, 1 / 3], atol=1e-6)
+    assert np.isnan(stats.half_point(fr, curves["below"])[0])
+    # above: 1 at 0.6, 1/3 at 0.8; half (0.5) is 3/4 of the way -> 0.75
+    np.testing.assert_allclose(stats.half_point(fr, curves["above"]), [0.75], atol=1e-6)
+
+
+def test_a_class_missing_from_the_inputs_is_masked_not_read_as_mean_zero():
+    model, p = _hyperplane_model()
+    x = np.array([[-3.0, 1], [-1, 2], [1, 4], [2, 3], [6, 5]], np.float32)
+    y = np.array([0, 0, 1, 1, 1], np.int32)
+    two = stats.class_moments(model, _stack(p), x, y, 2, "hidden_pre", batch=2)
+    three = stats.class_moments(model, _stack(p), x, y, 3, "hidden_pre", batch=2)     # class 2 absent
+    assert np.isnan(three["mean"][0, 2]).all() and np.isnan(three["std"][0, 2]).all()
+    np.testing.assert_allclose(three["mean"][0, :2], two["mean"][0], rtol=1e-6)
+    np.testing.assert_allclose(stats.separation(three), stats.separation(two), rtol=1e-5)
+    # Output unit 0 = h1, unit 1 = h0, unit 2 = 0. Class 0 means (0.5, 5.5, 0), class 1 (5.5, 0.5, 0): units 0 and 1
+    # are distance codes; an absent class 2 read as mean 0 would undercut both of them.
+    model = models.get("ReLU", hidden=2, classes=3)
+    p = {"hidden": {"kernel": np.eye(2), "bias": np.zeros(2)},
+         "output": {"kernel": np.array([[0.0, 1, 0], [1, 0, 0]])}}
+    xc, yc = _two_clusters()
+    g = stats.output_geometry(model, _stack(p), xc, yc, 3)
+    np.testing.assert_array_equal(g["distance_code"][0], [True, True, False])
+    np.testing.assert_allclose(g["distance_share"], [1.0])
+    assert np.isnan(g["class_means"][0, 2]).all()
+
+
 def test_noise_of_size_zero_changes_nothing_and_larger_noise_moves_the_output():
     model, params_S, x, y = _trained_like(1)
     out = stats.noise_robustness(model, params_S, x, y, [0.0, 0.5, 5.0], batch=50)
