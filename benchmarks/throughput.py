@@ -204,7 +204,7 @@ def main():
     for s in [int(v) for v in args.seeds.split(",")]:
         per, comp, peak = bench_distnet(arrays, s, args.epochs, args.variant, args.precision)
         rows.append((f"distnet, {s} seed(s)", per, peak, f"compile {comp:.1f}s"))
-        print(f"  measured {rows[-1][0]}: {per:.4f} s/model-epoch", flush=True)
+        print(f"  measured {rows[-1][0]}: {per:.5f} s/model-epoch", flush=True)
     per, peak = bench_numpy(arrays, max(2, args.epochs // 3))
     rows.append(("numpy full-batch step (1 model)", per, peak, ""))
     try:
@@ -220,7 +220,7 @@ def main():
     for name, per, peak, note in rows:
         gf = gflop / per
         vs_t = f"{torch_row[1] / per:.2f}x" if torch_row else "n/a"
-        print(f"| {name} | {per:.4f} | {gf:.1f} | {vs_t} | {100 * gf / mm:.0f}% | {peak / 2 ** 30:.2f} | {note} |")
+        print(f"| {name} | {per:.5f} | {gf:.1f} | {vs_t} | {100 * gf / mm:.0f}% | {peak / 2 ** 30:.2f} | {note} |")
 
 
 if __name__ == "__main__":

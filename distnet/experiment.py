@@ -90,7 +90,7 @@ def run_variant(cfg, variant: str, ds, data: training.Data, workdir, log=print) 
         log(f"{variant}: finished earlier, skipping ({vdir / 'summary.json'})")
         return runs.read_json(vdir / "summary.json")
 
-    model = models.get(variant, hidden=cfg.hidden, classes=ds.classes, offsetl2_form=cfg.offsetl2_form)
+    model = models.from_config(cfg, ds.classes, variant)
     trainer = training.make_train(model, cfg.lr, cfg.epochs, cfg.eval_every, input_dim=ds.dim)
     init, run, evaluate = trainer.vmapped(seed_chunk=cfg.seed_chunk)
     length = training.chunk_length(cfg.epochs, cfg.checkpoint_every, cfg.eval_every, cfg.chunk_epochs)
