@@ -2,8 +2,10 @@
 
 Command:  python train.py                  (same as --config configs/default.py; writes runs/default)
 Data:     $DISTNET_DATA_DIR/mnist if set (e.g. DISTNET_DATA_DIR=../shared/data), else tensorflow-datasets.
-Runtime:  see README "Studies" (measured on a 2-core CPU).
-Expected: see README "Studies"; at 200 epochs ReLU2 lags far behind the other five, as in the paper's curves.
+Runtime:  2 min 38 s on a 2-core AMD EPYC CPU (2026-11-27), 1.0 GB peak memory.
+Expected: test accuracy % (mean +/- std over 3 seeds) measured then: ReLU 86.94 +/- 0.47, Abs 88.81 +/- 0.76,
+          ReLU2 18.58 +/- 7.98, Abs2 89.48 +/- 0.29, ReLU2-Neg 47.81 +/- 14.34, Abs2-Neg 73.84 +/- 7.46. ReLU2 lags
+          far behind, as in the paper's curves at 200 epochs.
 """
 from distnet.config import base
 

@@ -2,7 +2,7 @@
 
 Command:  python train.py --config configs/paper_bias.py
 Protocol: as configs/paper_table1.py (20 seeds, 5,000 epochs, raw MNIST, SGD lr 1e-3, full batch).
-Runtime:  as configs/paper_table1.py.
+Runtime:  not measured yet; same shapes and epochs as configs/paper_table1.py, so expect its runtime.
 Expected: published (mean +/- std %): Abs-Bias 95.23 +/- 0.16, ReLU-Bias 95.69 +/- 0.17, Abs2-Bias 95.38 +/- 0.17,
           Abs2-Neg-Bias 90.53 +/- 2.36, ReLU2-Bias 39.94 +/- 18.84, ReLU2-Neg-Bias 94.92 +/- 0.18.
 """
