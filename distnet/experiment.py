@@ -20,10 +20,6 @@ import numpy as np
 from distnet import checkpoint, config, data as data_lib, faults, models, preflight, runs, stats, training
 
 
-class Diverged(Exception):
-    pass
-
-
 def versions() -> dict:
     out = {"python": sys.version.split()[0], "platform": platform.platform(),
            "backend": jax.default_backend(), "devices": [d.device_kind for d in jax.devices()]}
@@ -71,7 +67,8 @@ def nonfinite_seeds(params, recent_losses: np.ndarray) -> np.ndarray:
 
 
 def _append(metrics: dict, new: training.Metrics) -> dict:
-    return {k: np.concatenate([metrics[k], np.asarray(getattr(training.to_host(new), k)).reshape(len(metrics[k]), -1)], axis=1)
+    new = training.to_host(new)
+    return {k: np.concatenate([metrics[k], np.asarray(getattr(new, k)).reshape(len(metrics[k]), -1)], axis=1)
             for k in runs.METRICS}
 
 
