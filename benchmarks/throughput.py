@@ -15,6 +15,7 @@ import os
 import platform
 import threading
 import time
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -80,14 +81,15 @@ def load_data(n_train: int):
             "noise")
 
 
-def bench_distnet(arrays, seeds: int, epochs: int, variant: str, precision: str):
+def bench_distnet(arrays, seeds: int, epochs: int, variant: str, precision: str, layout: str = "auto"):
     import jax
     from distnet import models, training
     model = models.get(variant)
     trainer = training.make_train(model, 1e-3, eval_every=1)
     init = jax.jit(jax.vmap(trainer.init))
     run = jax.jit(jax.vmap(trainer.run, in_axes=(0, None, None)), static_argnums=2)   # what vmapped() runs
-    d = training.Data(*(jax.numpy.asarray(a) for a in arrays))
+    d = training.to_device(SimpleNamespace(**dict(zip(("x_train", "y_train", "x_test", "y_test"), arrays))),
+                           transposed=layout == "col" if layout != "auto" else None)
     with jax.default_matmul_precision(precision):
         params = init(training.seed_keys(0, seeds))
         t0 = time.perf_counter()
@@ -193,6 +195,7 @@ def main():
     ap.add_argument("--n-train", type=int, default=60000)
     ap.add_argument("--precision", default="highest")
     ap.add_argument("--torch-device", default="cpu")
+    ap.add_argument("--layout", default="auto,row", help="input layouts for distnet: auto (column-major on CPU), row, col")
     args = ap.parse_args()
     arrays = load_data(args.n_train)
     *arrays, source = arrays
@@ -203,10 +206,11 @@ def main():
     print(f"data: {source} {n} train / {nt} test; variant {args.variant}; {gflop:.2f} GFLOP per model-epoch; "
           f"{args.epochs} timed epochs after compiling and one warm-up call; precision {args.precision}")
     rows = []
-    for s in [int(v) for v in args.seeds.split(",")]:
-        per, comp, peak = bench_distnet(arrays, s, args.epochs, args.variant, args.precision)
-        rows.append((f"distnet, {s} seed(s)", per, peak, f"compile {comp:.1f}s"))
-        print(f"  measured {rows[-1][0]}: {per:.5f} s/model-epoch", flush=True)
+    for layout in args.layout.split(","):
+        for s in [int(v) for v in args.seeds.split(",")]:
+            per, comp, peak = bench_distnet(arrays, s, args.epochs, args.variant, args.precision, layout)
+            rows.append((f"distnet, {s} seed(s), {layout} inputs", per, peak, f"compile {comp:.1f}s"))
+            print(f"  measured {rows[-1][0]}: {per:.5f} s/model-epoch", flush=True)
     per, peak = bench_numpy(arrays, max(2, args.epochs // 3))
     rows.append(("numpy full-batch step (1 model)", per, peak, ""))
     try:

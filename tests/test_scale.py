@@ -37,7 +37,7 @@ def test_first_layer_of_all_seeds_is_one_wide_matmul():
     S = 8
     params = jax.vmap(trainer.init)(training.seed_keys(0, S))
     closed = jax.make_jaxpr(jax.vmap(trainer.run, in_axes=(0, None, None)), static_argnums=2)(params, d, 1)
-    data_shapes = {d.x_train.shape, d.x_test.shape}
+    data_shapes = {d.train_x.shape, d.test_x.shape}
     layer1 = [e for e in _dots(closed.jaxpr) if any(tuple(v.aval.shape) in data_shapes for v in e.invars)]
     assert len(layer1) == 3                                  # train forward, weight gradient, test forward
     for e in layer1:
@@ -115,3 +115,15 @@ def test_paper_main_study_fits_6_gib_and_seed_chunks_shrink_it():
         full = _compiled_bytes(name, 20)
         assert full < 5 * 2 ** 30, (name, full / 2 ** 30)           # + Python, JAX and the data copy < 6 GiB
     assert _compiled_bytes("ReLU", 5) < 0.5 * _compiled_bytes("ReLU", 20)
+
+
+def test_column_major_inputs_equal_row_major():
+    ds = data.gaussians(128, 64, dim=24, classes=10, seed=1)
+    trainer = training.make_train(models.get("Abs2-Neg-Bias", hidden=16), 0.05, 4, input_dim=ds.dim)
+    col, row = training.to_device(ds, transposed=True), training.to_device(ds, transposed=False)
+    assert col.x_train.shape == (24, 128) and row.x_train.shape == (128, 24)
+    np.testing.assert_array_equal(col.train_x, row.train_x)
+    init, run, evaluate = trainer.vmapped()
+    params = init(training.seed_keys(0, 3))
+    chex.assert_trees_all_close(run(params, col, 4), run(params, row, 4), rtol=1e-6, atol=1e-7)
+    chex.assert_trees_all_close(evaluate(params, col), evaluate(params, row), rtol=1e-6)
