@@ -51,7 +51,7 @@ def loss_and_grads(spec, p, x, labels, form="paper"):
     do = dpost * _dact(spec.out_act, c["o"]) if spec.out_act else dpost
     g = {"hidden": {}, "output": {}}
     if spec.head == "offsetl2":
-        mu, alpha, diff = p["output"]["mu"], p["output"]["alpha"], c["diff"]
+        alpha, diff = p["output"]["alpha"], c["diff"]
         ds = np.where(c["s"] > EPS, do / (2.0 * c["o"]), 0.0)   # B x C
         if form == "paper":
             dh_terms = 2.0 * alpha ** 2 * diff                   # dS/dh, B x C x H

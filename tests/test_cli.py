@@ -4,7 +4,6 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import jax
 import numpy as np
@@ -77,7 +76,7 @@ def test_resume_equals_an_uninterrupted_run(smoke_run, tmp_path):
     a, b = runs.load_metrics(smoke_run / "ReLU"), runs.load_metrics(vdir)
     for k in a:
         np.testing.assert_array_equal(a[k], b[k])
-    for x, y in zip(jax.tree.leaves(checkpoint.restore(smoke_run / "ReLU")), jax.tree.leaves(checkpoint.restore(vdir))):
+    for x, y in zip(jax.tree.leaves(checkpoint.restore(smoke_run / "ReLU")), jax.tree.leaves(checkpoint.restore(vdir)), strict=True):
         np.testing.assert_array_equal(x, y)
 
 

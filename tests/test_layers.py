@@ -89,7 +89,7 @@ def test_offsetl2_fast_backward_equals_autodiff_of_the_direct_formula(form):
 
     fast = jax.grad(loss(layers.offsetl2_sq), argnums=(0, 1, 2))(x, mu, alpha)
     direct = jax.grad(loss(layers.offsetl2_sq_direct), argnums=(0, 1, 2))(x, mu, alpha)
-    for a, b in zip(fast, direct):
+    for a, b in zip(fast, direct, strict=True):
         assert np.max(np.abs(a - b)) <= 1e-5 * np.max(np.abs(b))
     np.testing.assert_array_equal(layers.offsetl2_sq(x, mu, alpha, form), layers.offsetl2_sq_direct(x, mu, alpha, form))
 

@@ -34,7 +34,7 @@ def test_unknown_variant_lists_valid_names():
 def test_same_key_gives_same_first_layer_across_variants():
     key = jax.random.PRNGKey(7)
     inits = {n: models.get(n).init(key, jnp.zeros((1, 784)))["params"] for n in models.NAMES}
-    for n, p in inits.items():
+    for p in inits.values():
         np.testing.assert_array_equal(p["hidden"]["kernel"], inits["ReLU"]["hidden"]["kernel"])
         np.testing.assert_array_equal(p["hidden"]["bias"], inits["ReLU"]["hidden"]["bias"])
     assert not np.array_equal(inits["ReLU"]["hidden"]["kernel"],

@@ -5,7 +5,6 @@ import json
 
 import jax.numpy as jnp
 import numpy as np
-import pytest
 
 from distnet import runs
 

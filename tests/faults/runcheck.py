@@ -23,7 +23,7 @@ def assert_same_run(a: Path, b: Path, variants=VARIANTS) -> None:
         assert checkpoint.steps(a / v)[-1] == checkpoint.steps(b / v)[-1]
         pa, pb = checkpoint.restore(a / v), checkpoint.restore(b / v)
         assert jax.tree_util.tree_structure(pa) == jax.tree_util.tree_structure(pb)
-        for x, y in zip(jax.tree_util.tree_leaves(pa), jax.tree_util.tree_leaves(pb)):
+        for x, y in zip(jax.tree_util.tree_leaves(pa), jax.tree_util.tree_leaves(pb), strict=True):
             assert np.array_equal(np.asarray(x), np.asarray(y)), f"{v}: params differ"
         sa, sb = runs.read_json(a / v / "summary.json"), runs.read_json(b / v / "summary.json")
         assert (sa["status"], sa["final_test_acc"]) == (sb["status"], sb["final_test_acc"])
