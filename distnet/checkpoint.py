@@ -11,15 +11,16 @@ import json
 import shutil
 from pathlib import Path
 
+import jax
 import orbax.checkpoint as ocp
 
-from distnet import faults, runs
+from distnet import faults, hosts, runs
 
 
 def _manager(variant_dir, create: bool = False) -> ocp.CheckpointManager:
     path = Path(variant_dir).absolute() / "checkpoints"
     opts = ocp.CheckpointManagerOptions(create=create, enable_async_checkpointing=False)
-    return ocp.CheckpointManager(path, options=opts)
+    return ocp.CheckpointManager(path, options=opts, item_handlers=ocp.StandardCheckpointHandler())
 
 
 def steps(variant_dir) -> list[int]:
@@ -53,6 +54,8 @@ def meta(variant_dir, step: int) -> dict:
 
 def remove_partial(variant_dir) -> None:
     """Delete what a save cut short left behind: Orbax tmp folders and sidecar tmp files."""
+    if not hosts.primary():
+        return
     folder = Path(variant_dir) / "checkpoints"
     for p in folder.glob("*.orbax-checkpoint-tmp*"):
         shutil.rmtree(p, ignore_errors=True)
@@ -61,7 +64,8 @@ def remove_partial(variant_dir) -> None:
 
 
 def restore(variant_dir, step: int | None = None):
-    """Params pytree (leading seed axis) saved at epoch `step`, or at the latest one when step is None."""
+    """Params pytree (leading seed axis) saved at epoch `step`, or at the latest one when step is None,
+    on this process's first device."""
     available = steps(variant_dir)
     if not available:
         raise FileNotFoundError(f"{variant_dir}: no checkpoints found")
@@ -69,5 +73,10 @@ def restore(variant_dir, step: int | None = None):
         step = available[-1]
     if step not in available:
         raise FileNotFoundError(f"{variant_dir}: no checkpoint at step {step}; available: {available}")
+    # Onto this process's first device, whatever devices saved it: a run sharded over 4 GPUs or 2 hosts
+    # restores on a laptop, and a resumed multi-process run re-shards the seeds itself (SeedSpread).
+    device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
     with _manager(variant_dir) as m:
-        return m.restore(step, args=ocp.args.StandardRestore())
+        target = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=device),
+                              m.item_metadata(step).tree)
+        return m.restore(step, args=ocp.args.StandardRestore(target))

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from distnet import checkpoint, config, data as data_lib, faults, models, preflight, runs, stats, training
+from distnet import checkpoint, config, data as data_lib, faults, hosts, models, preflight, runs, stats, training
 
 
 def versions() -> dict:
@@ -62,7 +62,7 @@ def _finite_params(params) -> jax.Array:
 
 def nonfinite_seeds(params, recent_losses: np.ndarray) -> np.ndarray:
     """Indices of the seeds whose recent losses (seeds, k) or current params hold a NaN or Inf."""
-    ok = np.isfinite(recent_losses).all(axis=1) & np.asarray(_finite_params(params))
+    ok = np.isfinite(recent_losses).all(axis=1) & np.asarray(training.to_host(_finite_params(params)))
     return np.flatnonzero(~ok)
 
 
@@ -116,7 +116,7 @@ def run_variant(cfg, variant: str, ds, data: training.Data, workdir, log=print) 
             runs.save_metrics(vdir, epochs_seen, metrics)
             checkpoint.save(vdir, 0, params, {"wall_time_s": 0.0})
 
-        progress = Progress(variant, cfg.epochs, epoch)
+        progress = Progress(variant, cfg.epochs, epoch) if hosts.primary() else lambda *a, **k: None
         t0 = time.perf_counter() - wall
         while epoch < cfg.epochs:
             params, new = run(params, data, length)
@@ -130,14 +130,14 @@ def run_variant(cfg, variant: str, ds, data: training.Data, workdir, log=print) 
             if bad.size:
                 return _diverged(vdir, variant, metrics, epochs_seen, bad, epoch, cfg, t0, log)
             progress(epoch, metrics["test_acc"][:, -1], final=epoch == cfg.epochs)
-            stop = faults.requested()
+            stop = hosts.agree_max(faults.requested())   # every process stops at the same chunk
             if epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs or stop:
                 checkpoint.save(vdir, epoch, params, {"wall_time_s": time.perf_counter() - t0})
             if stop and epoch < cfg.epochs:
                 raise faults.Interrupted(f"interrupted at epoch {epoch} of {variant}; rerun the same command "
                                          f"to resume", stop)
 
-        cheap_stats = stats.cheap(model, params, ds)   # unit activity and output geometry of the final params
+        cheap_stats = stats.cheap(model, training.to_host(params), ds)   # unit activity and output geometry of the final params
     summary = runs.variant_summary(variant, {"epoch": epochs_seen, **metrics}, time.perf_counter() - t0,
                                    seeds=cfg.num_seeds, seed=cfg.seed, stats=cheap_stats)
     runs.write_json(vdir / "summary.json", summary)
@@ -162,18 +162,36 @@ def run_all(cfg, workdir, log=print, overwrite: bool = False) -> str:
 
     overwrite: delete variant folders holding a different config instead of refusing to run."""
     variants = config.validate(cfg)
-    if cfg.distributed and jax.process_count() == 1:
-        jax.distributed.initialize()   # coordinator, process count and id from the cluster's environment
+    if cfg.distributed:
+        hosts.initialize()   # before anything touches a device
+        check_seed_split(cfg)
+    if not hosts.primary():
+        log = lambda *a, **k: None   # noqa: E731 (process 0 speaks for all)
     ds = data_lib.load(cfg.data)
     preflight.check(cfg, workdir, variants, ds.classes, ds.dim, overwrite=overwrite, log=log)
     log(f"distnet: {len(variants)} variant(s) x {cfg.num_seeds} seed(s) x {cfg.epochs} epochs on "
         f"{cfg.data.name} ({len(ds.x_train)} train / {len(ds.x_test)} test, {cfg.data.preprocess}) -> {workdir}")
+    hosts.barrier("preflight")
     device_data = training.to_device(ds)
     with faults.stopping():
         for v in variants:
-            if faults.requested():
-                raise faults.Interrupted(f"interrupted before {v} started; rerun the same command to resume",
-                                         faults.requested())
+            if stop := hosts.agree_max(faults.requested()):
+                raise faults.Interrupted(f"interrupted before {v} started; rerun the same command to resume", stop)
+            hosts.barrier(f"start {v}")   # no process reads a folder while another still writes it
             run_variant(cfg, v, ds, device_data, workdir, log=log)
             faults.point("variant_done")
+    hosts.barrier("summaries")
     return runs.write_run_summary(workdir, variants)
+
+
+def check_seed_split(cfg) -> None:
+    """In a multi-process run every seed chunk must shard over all devices, so every process holds seeds."""
+    if not hosts.multiprocess():
+        return
+    n_dev, size = jax.device_count(), cfg.seed_chunk or cfg.num_seeds
+    sizes = {min(size, cfg.num_seeds - lo) for lo in range(0, cfg.num_seeds, size)}
+    if any(s % n_dev for s in sizes):
+        raise config.ConfigError(
+            f"config.num_seeds={cfg.num_seeds} with config.seed_chunk={cfg.seed_chunk} gives seed chunks of "
+            f"{sorted(sizes)}; a run over {jax.process_count()} processes needs every chunk to split evenly over "
+            f"its {n_dev} devices (e.g. num_seeds={-(-cfg.num_seeds // n_dev) * n_dev})")

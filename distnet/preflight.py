@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 from pathlib import Path
 
 import jax
 import numpy as np
 
-from distnet import config, models, runs
+from distnet import config, hosts, models, runs
 
 MARGIN = 1.5            # free space wanted, as a multiple of the estimate (Orbax metadata, tmp copies)
 SLACK = 16 * 2 ** 20    # plus this much for config/summary files and filesystem overhead
@@ -24,7 +25,7 @@ class WorkdirError(Exception):
 def check_writable(workdir) -> None:
     """Create `workdir` and write, fsync and delete a probe file in it."""
     workdir = Path(workdir)
-    probe = workdir / ".distnet-write-probe"
+    probe = workdir / f".distnet-write-probe-{socket.gethostname()}-{os.getpid()}"   # one per process
     try:
         workdir.mkdir(parents=True, exist_ok=True)
         with open(probe, "wb") as f:
@@ -72,8 +73,9 @@ def check_folder(cfg, workdir, variants, overwrite: bool = False, log=print) -> 
         if not overwrite:
             raise config.ConfigError(f"{vdir} holds a run with a different config ({'; '.join(changed)}); "
                                      f"use another --workdir, or pass --overwrite to delete it and start over")
-        log(f"{v}: --overwrite: deleting {vdir}, which holds a run with a different config")
-        remove_variant(vdir)
+        if hosts.primary():    # the other processes wait for it at the barrier after the checks
+            log(f"{v}: --overwrite: deleting {vdir}, which holds a run with a different config")
+            remove_variant(vdir)
 
 
 DELETING = ".deleting-"
@@ -91,6 +93,8 @@ def remove_variant(vdir) -> None:
 
 def remove_leftovers(workdir) -> None:
     """Finish deleting variant folders that an earlier --overwrite renamed aside but was killed removing."""
+    if not hosts.primary():
+        return
     for p in Path(workdir).glob(f"*{DELETING}*"):
         shutil.rmtree(p, ignore_errors=True)
 

@@ -19,12 +19,15 @@ from pathlib import Path
 import numpy as np
 from scipy import stats as sps
 
-from distnet import faults
+from distnet import faults, hosts
 
 METRICS = ("train_loss", "train_acc", "test_acc")
 
 
 def _atomic(path: Path, write) -> None:
+    """Write through a fsynced tmp file and a rename; in a multi-process run only process 0 writes."""
+    if not hosts.primary():
+        return
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
@@ -38,6 +41,8 @@ def _atomic(path: Path, write) -> None:
 
 def remove_tmp(folder) -> None:
     """Delete temporary files a killed writer left behind (never read; removed only to keep folders tidy)."""
+    if not hosts.primary():
+        return
     for p in Path(folder).glob("*.tmp"):
         p.unlink(missing_ok=True)
 

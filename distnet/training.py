@@ -95,12 +95,20 @@ class SeedSpread:
                 chunk = jax.tree.map(lambda a: a[lo:lo + size], seeded)
                 sharding = self.sharding(jax.tree.leaves(chunk)[0].shape[0])
                 if sharding is not None:
-                    chunk = jax.device_put(chunk, sharding)
+                    chunk = jax.tree.map(lambda x: _place(x, sharding), chunk)
                 outs.append(f(chunk, *args))
             if len(outs) == 1:
                 return outs[0]
             return jax.tree.map(lambda *parts: jnp.concatenate(parts, axis=0), *outs)
         return spread
+
+
+def _place(x, sharding):
+    """device_put onto `sharding`; a sharding over other processes' devices too (multi-process runs) takes a
+    host array that every process holds in full (a restored checkpoint), or an array already spread over it."""
+    if sharding.is_fully_addressable or (isinstance(x, jax.Array) and not x.is_fully_addressable):
+        return jax.device_put(x, sharding)
+    return jax.device_put(np.asarray(x), sharding)
 
 
 def to_host(tree):
