@@ -1,4 +1,4 @@
-"""Accuracy difference between two run folders of the same study at two matmul precisions.
+"""Accuracy difference between two run folders of the same study at two matmul precisions (or first-layer modes).
 
     python benchmarks/compare_precisions.py DIR_A DIR_B
 
@@ -13,10 +13,17 @@ import numpy as np
 from distnet import runs
 
 
+def label(run: dict) -> str:
+    """The run's matmul precision, with "+split" for config.bf16_split."""
+    if not run:
+        return "?"
+    c = next(iter(run.values()))["config"]["config"]
+    return c["matmul_precision"] + ("+split" if c.get("bf16_split") else "")
+
+
 def main(a: str, b: str) -> None:
     ra, rb = runs.load(a), runs.load(b)
-    pa = next(iter(ra.values()))["config"]["config"]["matmul_precision"] if ra else "?"
-    pb = next(iter(rb.values()))["config"]["config"]["matmul_precision"] if rb else "?"
+    pa, pb = label(ra), label(rb)
     print(f"| variant | epochs | test acc % ({pa}) | test acc % ({pb}) | mean diff (pp) | mean abs per-seed diff (pp) | max abs (pp) |")
     print("|---|---|---|---|---|---|---|")
     for v in ra:

@@ -1,6 +1,11 @@
 """Seconds per model-epoch of the protocol: distnet's trainer (S seeds at once) vs numpy vs a PyTorch loop.
 
     python benchmarks/throughput.py [--seeds 1,8,20] [--epochs 10] [--variant ReLU] [--n-train 60000]
+                                    [--precision highest] [--layout auto,row,col,split]
+
+Layouts: auto (the trainer's choice: column-major inputs on CPU), row, col, and split (config.bf16_split: the
+first layer as exact bfloat16 parts, 3 at "highest", 2 at "high"; for tensor cores, slow on CPU). With split,
+the first layer's error against float64 is printed for the plain and the split product on this device.
 
 A model-epoch is one full-batch training step (forward, weight gradients, no input gradient for the first
 layer, SGD update) plus the test-set forward the protocol does every epoch. Compile time is reported apart.
@@ -88,8 +93,11 @@ def bench_distnet(arrays, seeds: int, epochs: int, variant: str, precision: str,
     trainer = training.make_train(model, 1e-3, eval_every=1)
     init = jax.jit(jax.vmap(trainer.init))
     run = jax.jit(jax.vmap(trainer.run, in_axes=(0, None, None)), static_argnums=2)   # what vmapped() runs
-    d = training.to_device(SimpleNamespace(**dict(zip(("x_train", "y_train", "x_test", "y_test"), arrays))),
-                           transposed=layout == "col" if layout != "auto" else None)
+    ds = SimpleNamespace(**dict(zip(("x_train", "y_train", "x_test", "y_test"), arrays)))
+    if layout == "split":
+        d = training.to_device(ds, split=training.SPLIT_PARTS[precision])
+    else:
+        d = training.to_device(ds, transposed=layout == "col" if layout != "auto" else None)
     with jax.default_matmul_precision(precision):
         params = init(training.seed_keys(0, seeds))
         t0 = time.perf_counter()
@@ -103,6 +111,26 @@ def bench_distnet(arrays, seeds: int, epochs: int, variant: str, precision: str,
             jax.block_until_ready(m)
             dt = time.perf_counter() - t0
     return dt / (epochs * seeds), compile_s, mem.peak
+
+
+def first_layer_error(x, precision: str, n: int = 4000) -> dict:
+    """Max error of x @ W and x^T @ G on this device, relative to the largest float64 value: the plain product
+    at `precision` and the bf16_split one (SPLIT_PARTS[precision] parts)."""
+    import jax
+    import jax.numpy as jnp
+    from distnet import layers, training
+    rng = np.random.default_rng(0)
+    x = x[:n]
+    w = rng.uniform(-1 / 28, 1 / 28, (D, 20 * H)).astype(np.float32)
+    g = (rng.standard_normal((len(x), 20 * H)) * 1e-5).astype(np.float32)
+    want = x.astype(np.float64) @ w, x.T.astype(np.float64) @ g
+    s = layers.split_input(x, training.SPLIT_PARTS[precision])
+    with jax.default_matmul_precision(precision):
+        plain = jax.jit(lambda w, g: (jnp.asarray(x) @ w, jnp.asarray(x).T @ g))(w, g)
+        y, vjp = jax.vjp(lambda w: layers.split_matmul(s.x, s.x_cat, w), jnp.asarray(w))
+        split = y, vjp(jnp.asarray(g))[0]
+    err = lambda got: [float(np.abs(np.asarray(a, np.float64) - b).max() / np.abs(b).max()) for a, b in zip(got, want)]
+    return {"plain": err(plain), "split": err(split)}
 
 
 def bench_numpy(arrays, epochs: int):
@@ -206,6 +234,11 @@ def main():
     print(f"data: {source} {n} train / {nt} test; variant {args.variant}; {gflop:.2f} GFLOP per model-epoch; "
           f"{args.epochs} timed epochs after compiling and one warm-up call; precision {args.precision}")
     rows = []
+    if "split" in args.layout.split(","):
+        e = first_layer_error(arrays[0], args.precision)
+        print(f"first-layer error vs float64 on this device (x @ W, x^T @ G; relative to the largest value): "
+              f"plain at {args.precision} {e['plain'][0]:.1e}, {e['plain'][1]:.1e}; "
+              f"bf16_split {e['split'][0]:.1e}, {e['split'][1]:.1e}", flush=True)
     for layout in args.layout.split(","):
         for s in [int(v) for v in args.seeds.split(",")]:
             per, comp, peak = bench_distnet(arrays, s, args.epochs, args.variant, args.precision, layout)

@@ -6,6 +6,8 @@ Protocol: MNIST 60k/10k, raw 0..255 inputs, PyTorch-default init, plain SGD lr 1
 Runtime:  one NVIDIA H200: 150 s at --config.matmul_precision=high, 504 s at highest (2026-11-27,
           benchmarks/gpu_paper.sh). 2-core CPU: 0.18 s per model-epoch, about 30 hours.
           Shorter look: --config.num_seeds=3 --config.epochs=200 (1,449 s on a shared 2-core CPU).
+          On a GPU, --config.bf16_split=True runs the first layer on bfloat16 matmul units at the same
+          precision (README, Speed); its runtime has not been measured yet.
 Expected: measured (H200, fp32, 20 seeds; mean +/- std %): ReLU 95.70 +/- 0.18, Abs 95.35 +/- 0.18,
           ReLU2 43.33 +/- 18.99, Abs2 95.38 +/- 0.14, ReLU2-Neg 94.90 +/- 0.28, Abs2-Neg 90.97 +/- 3.10.
           Published: ReLU 96.62/95.64, Abs 95.87/95.26, ReLU2 56.31/47.20, Abs2 95.95/95.35, ReLU2-Neg

@@ -166,13 +166,16 @@ def run_all(cfg, workdir, log=print, overwrite: bool = False) -> str:
         hosts.initialize()   # before anything touches a device
         check_seed_split(cfg)
     if not hosts.primary():
-        log = lambda *a, **k: None   # noqa: E731 (process 0 speaks for all)
+        log = lambda *a, **k: None   # process 0 speaks for all
     ds = data_lib.load(cfg.data)
     preflight.check(cfg, workdir, variants, ds.classes, ds.dim, overwrite=overwrite, log=log)
     log(f"distnet: {len(variants)} variant(s) x {cfg.num_seeds} seed(s) x {cfg.epochs} epochs on "
         f"{cfg.data.name} ({len(ds.x_train)} train / {len(ds.x_test)} test, {cfg.data.preprocess}) -> {workdir}")
     hosts.barrier("preflight")
-    device_data = training.to_device(ds)
+    try:
+        device_data = training.to_device(ds, split=training.SPLIT_PARTS[cfg.matmul_precision] if cfg.bf16_split else 0)
+    except ValueError as e:
+        raise config.ConfigError(f"config.bf16_split=True with data.preprocess={cfg.data.preprocess!r}: {e}") from None
     with faults.stopping():
         for v in variants:
             if stop := hosts.agree_max(faults.requested()):

@@ -9,8 +9,10 @@ import functools
 import math
 
 import flax.linen as nn
+import flax.struct
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 OFFSETL2_FORMS = ("paper", "code")
 # Floor under the squared distance: keeps sqrt and its gradient finite at x == mu (the released code's value).
@@ -27,6 +29,91 @@ def torch_uniform(fan_in: int):
     return init
 
 
+@flax.struct.dataclass
+class SplitInput:
+    """Inputs every value of which is a bfloat16 number (raw 0..255 pixels are), for `split_matmul`.
+
+    x: (N, D) bfloat16; x_cat: (N, parts * D) bfloat16, x repeated `parts` times along the features (stored
+    once, so the forward is one matmul with the kernel's parts stacked along K)."""
+    x: jax.Array
+    x_cat: jax.Array
+
+    @property
+    def parts(self) -> int:
+        return self.x_cat.shape[-1] // self.x.shape[-1]
+
+    @property
+    def shape(self):
+        return self.x.shape
+
+
+def _bf16_head(a):
+    """The leading 8 significant bits of float32 `a` (truncated): a float32 that is exactly a bfloat16.
+
+    A bit mask, not a float32 -> bfloat16 -> float32 round trip, which a compiler allowed excess precision may
+    drop, silently making every later part zero."""
+    bits = jax.lax.bitcast_convert_type(a, jnp.uint32) & jnp.uint32(0xFFFF0000)
+    return jax.lax.bitcast_convert_type(bits, jnp.float32)
+
+
+def bf16_parts(a, parts: int) -> list:
+    """float32 `a` as `parts` bfloat16 arrays summing to it: with 3, exactly (8 + 8 + 8 >= 24 significant bits;
+    only below |a| ~ 1e-33, where a part would be a subnormal that XLA flushes to zero, is the error up to
+    1.2e-38); with 2, to 2^-16 relative (bf16x3 precision)."""
+    out = []
+    for _ in range(parts - 1):
+        head = _bf16_head(a)
+        out.append(head.astype(jnp.bfloat16))   # exact: the low 16 bits are zero
+        a = a - head                              # exact (Sterbenz): the bits the head left out
+    return out + [a.astype(jnp.bfloat16)]
+
+
+def _dot_f32(a, b):
+    """bfloat16 x bfloat16 -> float32 matmul. XLA:CPU has no such batched kernel, so there the operands are
+    widened first (same values, same exact products); elsewhere the bfloat16 operands go to the matmul units."""
+    f32 = jnp.float32
+    return jax.lax.platform_dependent(
+        a, b, cpu=lambda a, b: jax.lax.dot(a.astype(f32), b.astype(f32), preferred_element_type=f32),
+        default=lambda a, b: jax.lax.dot(a, b, preferred_element_type=f32))
+
+
+@jax.custom_vjp
+def split_matmul(x_NxD, x_cat_NxKD, w_DxF):
+    """x @ w for inputs that are exact in bfloat16, as bfloat16 tensor-core products with float32 accumulation.
+
+    w is split into K = x_cat.shape[1] // D bfloat16 parts; x @ w = [x, x, ...] @ [w_1; w_2; ...] is ONE matmul
+    over K * D. Every product of an 8-bit x and an 8-bit part is exact in float32, so with K = 3 (w split
+    exactly) the result is the float32 matmul up to the order of summation, and with K = 2 it equals what bf16x3
+    ("high" precision) computes, since x's own low part is zero. The weight gradient x^T g splits g the same
+    way (K matmuls, outputs summed). There is no input gradient: this is a first layer."""
+    parts = x_cat_NxKD.shape[-1] // x_NxD.shape[-1]
+    return _dot_f32(x_cat_NxKD, jnp.concatenate(bf16_parts(w_DxF, parts), axis=0))
+
+
+def _split_matmul_fwd(x_NxD, x_cat_NxKD, w_DxF):
+    return split_matmul(x_NxD, x_cat_NxKD, w_DxF), (x_NxD, x_cat_NxKD)
+
+
+def _split_matmul_bwd(res, g_NxF):
+    x_NxD, x_cat_NxKD = res
+    parts = x_cat_NxKD.shape[-1] // x_NxD.shape[-1]
+    dw_DxF = sum(_dot_f32(x_NxD.T, g) for g in bf16_parts(g_NxF, parts))
+    return None, None, dw_DxF
+
+
+split_matmul.defvjp(_split_matmul_fwd, _split_matmul_bwd)
+
+
+def split_input(x, parts: int) -> SplitInput:
+    """SplitInput of float32 array `x`; ValueError when some value of x is not a bfloat16 number."""
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    if (x.view(np.uint32) & 0xFFFF).any():
+        raise ValueError("bf16_split needs inputs that are exact in bfloat16 (raw 0..255 pixels are; "
+                         "standardised or unit-scaled ones are not)")
+    x16 = jnp.asarray(x).astype(jnp.bfloat16)
+    return SplitInput(x16, jnp.concatenate([x16] * parts, axis=1))
+
+
 class Linear(nn.Module):
     """y = x @ kernel (+ bias); kernel is (in, out), both initialised like torch.nn.Linear."""
 
@@ -35,9 +122,13 @@ class Linear(nn.Module):
 
     @nn.compact
     def __call__(self, x_BxD):
+        """x_BxD: an array, or a SplitInput (first layer, inputs exact in bfloat16; see split_matmul)."""
         fan_in = x_BxD.shape[-1]
         kernel_DxF = self.param("kernel", torch_uniform(fan_in), (fan_in, self.features))
-        y_BxF = x_BxD @ kernel_DxF
+        if isinstance(x_BxD, SplitInput):
+            y_BxF = split_matmul(x_BxD.x, x_BxD.x_cat, kernel_DxF)
+        else:
+            y_BxF = x_BxD @ kernel_DxF
         if self.use_bias:
             y_BxF = y_BxF + self.param("bias", torch_uniform(fan_in), (self.features,))
         return y_BxF
