@@ -127,7 +127,7 @@ def first_layer_error(x, precision: str, n: int = 4000) -> dict:
     s = layers.split_input(x, training.SPLIT_PARTS[precision])
     with jax.default_matmul_precision(precision):
         plain = jax.jit(lambda w, g: (jnp.asarray(x) @ w, jnp.asarray(x).T @ g))(w, g)
-        y, vjp = jax.vjp(lambda w: layers.split_matmul(s.x, s.x_cat, w), jnp.asarray(w))
+        y, vjp = jax.vjp(lambda w: layers.split_matmul(s, w), jnp.asarray(w))
         split = y, vjp(jnp.asarray(g))[0]
     err = lambda got: [float(np.abs(np.asarray(a, np.float64) - b).max() / np.abs(b).max()) for a, b in zip(got, want)]
     return {"plain": err(plain), "split": err(split)}

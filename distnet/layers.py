@@ -33,8 +33,9 @@ def torch_uniform(fan_in: int):
 class SplitInput:
     """Inputs every value of which is a bfloat16 number (raw 0..255 pixels are), for `split_matmul`.
 
-    x: (N, D) bfloat16; x_cat: (N, parts * D) bfloat16, x repeated `parts` times along the features (stored
-    once, so the forward is one matmul with the kernel's parts stacked along K)."""
+    x: (N, D) bfloat16; x_cat: (N, parts * D) bfloat16, x repeated `parts` times along the features. Both are
+    stored once: the forward is one matmul of x_cat with the kernel's parts stacked along K, and the weight
+    gradient reads x without slicing it out of x_cat every epoch."""
     x: jax.Array
     x_cat: jax.Array
 
@@ -78,27 +79,23 @@ def _dot_f32(a, b):
 
 
 @jax.custom_vjp
-def split_matmul(x_NxD, x_cat_NxKD, w_DxF):
+def split_matmul(x: SplitInput, w_DxF):
     """x @ w for inputs that are exact in bfloat16, as bfloat16 tensor-core products with float32 accumulation.
 
-    w is split into K = x_cat.shape[1] // D bfloat16 parts; x @ w = [x, x, ...] @ [w_1; w_2; ...] is ONE matmul
+    w is split into K = x.parts bfloat16 parts; x @ w = [x, x, ...] @ [w_1; w_2; ...] is ONE matmul
     over K * D. Every product of an 8-bit x and an 8-bit part is exact in float32, so with K = 3 (w split
     exactly) the result is the float32 matmul up to the order of summation, and with K = 2 it equals what bf16x3
     ("high" precision) computes, since x's own low part is zero. The weight gradient x^T g splits g the same
     way (K matmuls, outputs summed). There is no input gradient: this is a first layer."""
-    parts = x_cat_NxKD.shape[-1] // x_NxD.shape[-1]
-    return _dot_f32(x_cat_NxKD, jnp.concatenate(bf16_parts(w_DxF, parts), axis=0))
+    return _dot_f32(x.x_cat, jnp.concatenate(bf16_parts(w_DxF, x.parts), axis=0))
 
 
-def _split_matmul_fwd(x_NxD, x_cat_NxKD, w_DxF):
-    return split_matmul(x_NxD, x_cat_NxKD, w_DxF), (x_NxD, x_cat_NxKD)
+def _split_matmul_fwd(x, w_DxF):
+    return split_matmul(x, w_DxF), x
 
 
-def _split_matmul_bwd(res, g_NxF):
-    x_NxD, x_cat_NxKD = res
-    parts = x_cat_NxKD.shape[-1] // x_NxD.shape[-1]
-    dw_DxF = sum(_dot_f32(x_NxD.T, g) for g in bf16_parts(g_NxF, parts))
-    return None, None, dw_DxF
+def _split_matmul_bwd(x, g_NxF):
+    return None, sum(_dot_f32(x.x.T, g) for g in bf16_parts(g_NxF, x.parts))
 
 
 split_matmul.defvjp(_split_matmul_fwd, _split_matmul_bwd)
@@ -126,7 +123,7 @@ class Linear(nn.Module):
         fan_in = x_BxD.shape[-1]
         kernel_DxF = self.param("kernel", torch_uniform(fan_in), (fan_in, self.features))
         if isinstance(x_BxD, SplitInput):
-            y_BxF = split_matmul(x_BxD.x, x_BxD.x_cat, kernel_DxF)
+            y_BxF = split_matmul(x_BxD, kernel_DxF)
         else:
             y_BxF = x_BxD @ kernel_DxF
         if self.use_bias:

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from distnet import layers
+from distnet import hosts, layers
 
 PRECISIONS = ("default", "high", "highest", "float32", "bfloat16", "tensorfloat32")
 # bf16_split: bfloat16 parts per first-layer operand at each precision (layers.split_matmul)
@@ -31,26 +31,20 @@ class Data:
 
     With `transposed`, x_train and x_test are stored as (D, N): XLA:CPU runs the first layer's x @ W faster
     reading x column-major (benchmarks/RESULTS.md); `train_x`/`test_x` give the (N, D) view,
-    and the transpose folds into the matmul, so no copy is made. With `split_train`/`split_test` (config.bf16_split),
-    `train_x`/`test_x` give those layers.SplitInput, and the first layer runs as bfloat16 parts."""
-    x_train: jax.Array
+    and the transpose folds into the matmul, so no copy is made. With config.bf16_split, x_train and x_test are
+    layers.SplitInput (never transposed), and the first layer runs as bfloat16 parts."""
+    x_train: jax.Array | layers.SplitInput
     y_train: jax.Array
-    x_test: jax.Array
+    x_test: jax.Array | layers.SplitInput
     y_test: jax.Array
     transposed: bool = flax.struct.field(pytree_node=False, default=False)
-    split_train: layers.SplitInput | None = None
-    split_test: layers.SplitInput | None = None
 
     @property
     def train_x(self):
-        if self.split_train is not None:
-            return self.split_train
         return self.x_train.T if self.transposed else self.x_train
 
     @property
     def test_x(self):
-        if self.split_test is not None:
-            return self.split_test
         return self.x_test.T if self.transposed else self.x_test
 
 
@@ -124,7 +118,7 @@ def _place(x, sharding):
 
 def to_host(tree):
     """Device arrays -> numpy; across processes (multi-host runs) every process gets every seed."""
-    if jax.process_count() > 1:
+    if hosts.multiprocess():
         from jax.experimental import multihost_utils
         return multihost_utils.process_allgather(tree, tiled=True)
     return jax.device_get(tree)
@@ -138,14 +132,15 @@ def seed_keys(seed: int, num_seeds: int) -> jax.Array:
 
 def to_device(ds, transposed: bool | None = None, split: int = 0) -> Data:
     """The dataset on the default device, once. transposed=None: column-major inputs on CPU only (measured
-    faster there; not measured elsewhere). split > 0: also the inputs as layers.SplitInput of that many parts
-    (config.bf16_split; ValueError unless every input value is exact in bfloat16); never transposed."""
-    if transposed is None:
-        transposed = jax.default_backend() == "cpu" and not split
-    xs = [np.ascontiguousarray(x.T) if transposed else x for x in (ds.x_train, ds.x_test)]
-    splits = [layers.split_input(x, split) for x in (ds.x_train, ds.x_test)] if split else [None, None]
-    return Data(jnp.asarray(xs[0]), jnp.asarray(ds.y_train), jnp.asarray(xs[1]), jnp.asarray(ds.y_test),
-                transposed=transposed, split_train=splits[0], split_test=splits[1])
+    faster there; not measured elsewhere). split > 0: the inputs as layers.SplitInput of that many parts
+    (config.bf16_split; ValueError unless every input value is exact in bfloat16), never transposed."""
+    if split:
+        xs, transposed = [layers.split_input(x, split) for x in (ds.x_train, ds.x_test)], False
+    else:
+        if transposed is None:
+            transposed = jax.default_backend() == "cpu"
+        xs = [jnp.asarray(np.ascontiguousarray(x.T) if transposed else x) for x in (ds.x_train, ds.x_test)]
+    return Data(xs[0], jnp.asarray(ds.y_train), xs[1], jnp.asarray(ds.y_test), transposed=transposed)
 
 
 def make_train(model, lr: float, epochs: int = 0, eval_every: int = 1, input_dim: int = 784) -> Trainer:

@@ -49,7 +49,7 @@ def test_split_matmul_and_weight_gradient_match_float64(parts, tol):
     w = rng.uniform(-1 / 28, 1 / 28, (784, 64)).astype(np.float32)
     g = (rng.standard_normal((400, 64)) * 1e-5).astype(np.float32)
     s = layers.split_input(x, parts)
-    y, vjp = jax.vjp(lambda w: layers.split_matmul(s.x, s.x_cat, w), jnp.asarray(w))
+    y, vjp = jax.vjp(lambda w: layers.split_matmul(s, w), jnp.asarray(w))
     (dw,) = vjp(jnp.asarray(g))
     x64 = x.astype(np.float64)
     for got, want in ((y, x64 @ w), (dw, x64.T @ g)):
