@@ -177,8 +177,8 @@ def published_rows(records) -> list[dict]:
     return rows
 
 
-def build(dirs) -> dict:
-    """The whole report as plain data (what report.json holds)."""
+def build(dirs) -> tuple[dict, list[dict]]:
+    """(the whole report as plain data, what report.json holds; the gathered variant records)."""
     records = gather(dirs)
     if not records:
         raise ValueError(f"no finished variant in {', '.join(map(str, dirs))}; train one with train.py first")
