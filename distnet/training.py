@@ -61,17 +61,21 @@ class Trainer(NamedTuple):
     train: Callable         # (key, data) -> (params, Metrics): init + the whole run, one seed
     eval_every: int
 
+    def jitted(self):
+        """(init, run, evaluate) as jit(vmap(...)) over a leading seed axis, data shared by all seeds: the
+        programs themselves (`.lower()` works on them), without vmapped()'s chunking and sharding."""
+        return (jax.jit(jax.vmap(self.init)),
+                jax.jit(jax.vmap(self.run, in_axes=(0, None, None)), static_argnums=2),
+                jax.jit(jax.vmap(self.evaluate, in_axes=(0, None))))
+
     def vmapped(self, seed_chunk: int = 0, devices=None):
-        """(init, run, evaluate) over a leading seed axis: jit(vmap(...)), data shared by all seeds.
+        """(init, run, evaluate) of `jitted()`, run chunk by chunk and sharded over devices.
 
         seed_chunk > 0 runs at most that many seeds at once (bounding memory); devices (default: every
         device JAX sees) shards each chunk's seeds over a `seeds` mesh axis. Seeds never interact, so
         neither changes any seed's numbers beyond float reassociation in the matmuls (tests bound it)."""
-        init = jax.jit(jax.vmap(self.init))
-        run = jax.jit(jax.vmap(self.run, in_axes=(0, None, None)), static_argnums=2)
-        evaluate = jax.jit(jax.vmap(self.evaluate, in_axes=(0, None)))
         spread = SeedSpread(seed_chunk, devices)
-        return spread(init), spread(run), spread(evaluate)
+        return tuple(spread(f) for f in self.jitted())
 
 
 class SeedSpread:

@@ -8,6 +8,8 @@ import pytest
 
 from helpers import load_config
 
+from distnet import data
+
 
 @pytest.fixture
 def smoke_cfg():
@@ -16,7 +18,7 @@ def smoke_cfg():
 
 @pytest.fixture(scope="session")
 def mnist_dir() -> Path:
-    env = os.environ.get("DISTNET_DATA_DIR")
+    env = os.environ.get(data.ENV_DIR)
     if not env or not (Path(env) / "mnist").is_dir():
         pytest.skip("real MNIST not available: set DISTNET_DATA_DIR to a folder with mnist/ (CI uses ../shared/data)")
     return Path(env) / "mnist"

@@ -1,9 +1,6 @@
 """train.py end to end on synthetic data, the run-folder contract, resume, and errors a user can cause."""
 import json
-import os
 import shutil
-import subprocess
-import sys
 
 import jax
 import numpy as np
@@ -11,13 +8,7 @@ import pytest
 
 from distnet import checkpoint, experiment, runs
 
-from helpers import ROOT, load_config
-
-
-def train(*args, cwd=ROOT):
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, str(ROOT / "train.py"), *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300)
+from helpers import ROOT, load_config, train_process as train
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,4 @@
 import gzip
-import hashlib
-import struct
 
 import ml_collections
 import numpy as np
@@ -8,26 +6,10 @@ import pytest
 
 from distnet import data
 
+from helpers import idx_bytes, write_idx_folder
+
 MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
-
-
-def idx_bytes(a: np.ndarray) -> bytes:
-    return struct.pack(">BBBB", 0, 0, 8, a.ndim) + struct.pack(f">{a.ndim}I", *a.shape) + a.astype(np.uint8).tobytes()
-
-
-def write_idx_folder(folder, n_train=12, n_test=6, sums=True):
-    rng = np.random.default_rng(0)
-    arrays = {"x_train": rng.integers(0, 256, (n_train, 4, 4)), "y_train": np.arange(n_train) % 10,
-              "x_test": rng.integers(0, 256, (n_test, 4, 4)), "y_test": np.arange(n_test) % 10}
-    lines = []
-    for key, stem in data.IDX_FILES.items():
-        raw = idx_bytes(arrays[key])
-        (folder / f"{stem}.gz").write_bytes(gzip.compress(raw))
-        lines.append(f"{hashlib.sha256(raw).hexdigest()}  {stem}")
-    if sums:
-        (folder / "SHA256SUMS").write_text("\n".join(lines) + "\n")
-    return arrays
 
 
 def test_idx_roundtrip_flattens_and_checks_sums(tmp_path):

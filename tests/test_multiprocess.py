@@ -5,10 +5,8 @@ runs with no arguments exactly as on a cluster; the coordinator port is a free l
 the two processes' devices (one CPU device each), and the run must give the numbers of a one-process run,
 stop together when only one process is signalled, and resume from that stop.
 """
-import os
 import socket
 import subprocess
-import sys
 
 import jax
 import numpy as np
@@ -16,9 +14,10 @@ import pytest
 
 from distnet import runs
 
-from helpers import ROOT
+from helpers import train_process
 
-SMOKE = ["--config", str(ROOT / "configs/smoke.py"), "--config.num_seeds=4"]
+SMOKE = ["--config", "configs/smoke.py", "--config.num_seeds=4"]
+ONE_DEVICE = {"JAX_PLATFORMS": "cpu", "XLA_FLAGS": None}   # one CPU device per process
 
 
 def free_port() -> int:
@@ -31,16 +30,12 @@ def launch(workdir, *args, processes: int = 2, fault_on_last: str = "") -> list[
     """Run train.py as `processes` cooperating processes; returns each one's result, in rank order."""
     port, procs = free_port(), []
     for rank in range(processes):
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "JAX_PLATFORMS": "cpu",
-               "OMPI_MCA_orte_hnp_uri": "4096.0;tcp://127.0.0.1:1", "OMPI_COMM_WORLD_SIZE": str(processes),
-               "OMPI_COMM_WORLD_RANK": str(rank), "OMPI_COMM_WORLD_LOCAL_RANK": str(rank),
-               "JAX_COORDINATOR_PORT": str(port),
-               "DISTNET_FAULT": fault_on_last if rank == processes - 1 else ""}
-        env.pop("XLA_FLAGS", None)    # one CPU device per process
-        procs.append(subprocess.Popen(
-            [sys.executable, str(ROOT / "train.py"), *SMOKE, "--workdir", str(workdir),
-             "--config.distributed=True", *args],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        env = {**ONE_DEVICE, "OMPI_MCA_orte_hnp_uri": "4096.0;tcp://127.0.0.1:1",
+               "OMPI_COMM_WORLD_SIZE": str(processes), "OMPI_COMM_WORLD_RANK": str(rank),
+               "OMPI_COMM_WORLD_LOCAL_RANK": str(rank), "JAX_COORDINATOR_PORT": str(port),
+               "DISTNET_FAULT": fault_on_last if rank == processes - 1 else None}
+        procs.append(train_process(*SMOKE, "--workdir", workdir, "--config.distributed=True", *args,
+                                   env=env, wait=False))
     out = []
     for p in procs:
         try:
@@ -56,15 +51,14 @@ def launch(workdir, *args, processes: int = 2, fault_on_last: str = "") -> list[
 @pytest.fixture(scope="module")
 def one_process(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("one") / "run"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "JAX_PLATFORMS": "cpu"}
-    env.pop("XLA_FLAGS", None)
-    r = subprocess.run([sys.executable, str(ROOT / "train.py"), *SMOKE, "--workdir", str(workdir)],
-                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+    r = train_process(*SMOKE, "--workdir", workdir, env=ONE_DEVICE, timeout=240)
     assert r.returncode == 0, r.stderr
     return workdir
 
 
-def assert_same_run(a, b):
+def assert_close_runs(a, b):
+    """Metrics and params of two runs agree (to 1e-5: sharding seeds over processes may reassociate sums,
+    so this is tests/faults/runcheck.assert_same_run's exact check loosened)."""
     for v in ("ReLU", "Abs2-Neg"):
         ma, mb = runs.load_metrics(a / v), runs.load_metrics(b / v)
         np.testing.assert_array_equal(ma["epoch"], mb["epoch"])
@@ -87,7 +81,7 @@ def test_two_processes_stop_together_resume_and_match_one(one_process, tmp_path)
     second = launch(workdir, "--config.seed_chunk=2")
     assert [r.returncode for r in second] == [0, 0], [r.stderr[-2000:] for r in second]
     assert "resuming from the checkpoint at epoch 10" in second[0].stdout
-    assert_same_run(one_process, workdir)
+    assert_close_runs(one_process, workdir)
     assert runs.read_json(workdir / "ReLU" / "summary.json")["seeds"] == 4
 
 

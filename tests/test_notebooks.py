@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
 
-ROOT = Path(__file__).resolve().parents[1]
+from helpers import ROOT
+
 NOTEBOOKS = {"01_results": 'RUN_DIR = {run!r}',
              "02_distance_geometry": 'RUN_DIR = {run!r}\nVARIANT = "Abs2-Neg"\nSEED = 1'}
 

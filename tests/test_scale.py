@@ -101,7 +101,7 @@ def _compiled_bytes(name: str, seeds: int) -> int:
     """XLA's memory accounting for one epoch-chunk of the paper's main study shapes (60k x 784, 10k test)."""
     model = models.get(name)
     trainer = training.make_train(model, 1e-3, input_dim=784)
-    run = jax.jit(jax.vmap(trainer.run, in_axes=(0, None, None)), static_argnums=2)
+    run = trainer.jitted()[1]
     params = jax.eval_shape(jax.vmap(trainer.init), training.seed_keys(0, seeds))
     f32, i32 = jnp.float32, jnp.int32
     d = training.Data(jax.ShapeDtypeStruct((60000, 784), f32), jax.ShapeDtypeStruct((60000,), i32),

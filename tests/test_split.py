@@ -95,7 +95,7 @@ def gpu_program(ds, split):
     """The StableHLO the vmapped trainer lowers to for CUDA (lowered here, no GPU needed)."""
     trainer = training.make_train(models.get("ReLU", hidden=32), lr=1e-3, input_dim=ds.dim)
     params = jax.vmap(trainer.init)(training.seed_keys(0, 2))
-    run = jax.jit(jax.vmap(trainer.run, in_axes=(0, None, None)), static_argnums=2)
+    run = trainer.jitted()[1]
     exported = jax.export.export(run, platforms=["cuda"])(params, training.to_device(ds, split=split, transposed=False), 2)
     return [line for line in exported.mlir_module().splitlines() if "stablehlo.dot_general" in line]
 

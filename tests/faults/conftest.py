@@ -5,14 +5,12 @@ cache load rather than a compile; the cache stores the same executables, so resu
 """
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from runcheck import ROOT, SMOKE
+from helpers import train_process
+from runcheck import SMOKE
 
 
 @pytest.fixture(scope="session")
@@ -23,17 +21,11 @@ def jax_cache(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def cli(jax_cache):
     """cli(workdir, *flags, fault=None, wait=True) -> CompletedProcess (or Popen when wait=False)."""
-    def run(workdir, *flags, fault: str | None = None, wait: bool = True, timeout: float = 300):
-        env = {k: v for k, v in os.environ.items() if k != "DISTNET_FAULT"}
-        env.update(PYTHONPATH=str(ROOT), JAX_PLATFORMS="cpu", JAX_COMPILATION_CACHE_DIR=str(jax_cache),
-                   JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0", JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0")
-        if fault:
-            env["DISTNET_FAULT"] = fault
-        args = [sys.executable, "train.py", *SMOKE, f"--workdir={workdir}", *flags]
-        if not wait:
-            return subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    text=True)
-        return subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    def run(workdir, *flags, fault: str | None = None, wait: bool = True):
+        env = dict(JAX_PLATFORMS="cpu", JAX_COMPILATION_CACHE_DIR=str(jax_cache),
+                   JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0", JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0",
+                   DISTNET_FAULT=fault)
+        return train_process(*SMOKE, f"--workdir={workdir}", *flags, env=env, wait=wait)
     return run
 
 

@@ -6,7 +6,6 @@ from pathlib import Path
 import jax
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[2]
 VARIANTS = ("ReLU", "Abs2-Neg")            # those of configs/smoke.py
 SMOKE = ("--config", "configs/smoke.py")
 

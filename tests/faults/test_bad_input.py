@@ -3,43 +3,24 @@ code 2 from the CLI with no traceback (unless --debug); refused before anything 
 from __future__ import annotations
 
 import gzip
-import hashlib
-import struct
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-from runcheck import ROOT
+from helpers import idx_bytes, train_process, write_idx_folder
 
 from distnet import config, data, experiment
 
 STEMS = data.IDX_FILES   # key -> file stem
 
 
-def _idx(arr: np.ndarray, magic_ndim: int | None = None) -> bytes:
-    ndim = arr.ndim if magic_ndim is None else magic_ndim
-    return bytes([0, 0, 8, ndim]) + struct.pack(f">{arr.ndim}I", *arr.shape) + arr.astype(np.uint8).tobytes()
-
-
 def _write(folder, key, raw: bytes) -> None:
     (folder / f"{STEMS[key]}.gz").write_bytes(gzip.compress(raw, mtime=0))
 
 
-def make_idx_folder(folder, n_train=30, n_test=10):
-    """A small valid MNIST-format folder (4x4 images) with a SHA256SUMS file."""
-    rng = np.random.default_rng(0)
-    folder.mkdir(parents=True, exist_ok=True)
-    arrays = {"x_train": rng.integers(0, 256, (n_train, 4, 4)), "y_train": np.arange(n_train) % 10,
-              "x_test": rng.integers(0, 256, (n_test, 4, 4)), "y_test": np.arange(n_test) % 10}
-    sums = []
-    for key, a in arrays.items():
-        raw = _idx(a)
-        _write(folder, key, raw)
-        sums.append(f"{hashlib.sha256(raw).hexdigest()}  {STEMS[key]}")
-    (folder / "SHA256SUMS").write_text("\n".join(sums) + "\n")
+def make_idx_folder(folder):
+    """A small valid MNIST-format folder (30 train, 10 test 4x4 images) with a SHA256SUMS file."""
+    write_idx_folder(folder, n_train=30, n_test=10)
     return folder
 
 
@@ -61,13 +42,13 @@ DATA_CASES = {
     "missing file": (lambda f: (f / f"{STEMS['y_test']}.gz").unlink(), "file not found", "y_test"),
     "truncated gzip": (lambda f: _truncate(f, "x_train"), "truncated or corrupt", "x_train"),
     "corrupt gzip": (lambda f: _flip(f, "x_test"), "truncated or corrupt", "x_test"),
-    "wrong magic": (lambda f: _write(f, "y_train", _idx(np.zeros((30, 1)), magic_ndim=2)),
+    "wrong magic": (lambda f: _write(f, "y_train", idx_bytes(np.zeros((30, 1)), magic_ndim=2)),
                     "wrong IDX magic number", "y_train"),
-    "shape cut short": (lambda f: _write(f, "x_test", _idx(np.zeros((10, 4, 4)))[:-5]),
+    "shape cut short": (lambda f: _write(f, "x_test", idx_bytes(np.zeros((10, 4, 4)))[:-5]),
                         "header promises shape", "x_test"),
-    "images/labels count": (lambda f: _write(f, "y_train", _idx(np.zeros(29))), "differ in count", None),
-    "image shapes differ": (lambda f: _write(f, "x_test", _idx(np.zeros((10, 5, 5)))), "differ in shape", None),
-    "label out of range": (lambda f: _write(f, "y_test", _idx(np.full(10, 10))), "out of range 0..9", "y_test"),
+    "images/labels count": (lambda f: _write(f, "y_train", idx_bytes(np.zeros(29))), "differ in count", None),
+    "image shapes differ": (lambda f: _write(f, "x_test", idx_bytes(np.zeros((10, 5, 5)))), "differ in shape", None),
+    "label out of range": (lambda f: _write(f, "y_test", idx_bytes(np.full(10, 10))), "out of range 0..9", "y_test"),
     "checksum mismatch": (lambda f: (f / "SHA256SUMS").write_text(
         (f / "SHA256SUMS").read_text().replace((f / "SHA256SUMS").read_text()[:8], "deadbeef", 1)),
         "SHA256SUMS says", "x_train"),
@@ -135,7 +116,7 @@ def test_bad_config_message(case, smoke_cfg, tmp_path):
     assert not (tmp_path / "w").exists()       # refused before anything was written or compiled
 
 
-def test_cli_errors_exit_2_with_one_line(cli, tmp_path, smoke_cfg):
+def test_cli_errors_exit_2_with_one_line(cli, tmp_path):
     """Bad data, bad config and an unwritable folder through train.py, all processes at once.
 
     Representative cases only (each process costs seconds of imports); every case's message is checked
@@ -169,9 +150,8 @@ def test_cli_errors_exit_2_with_one_line(cli, tmp_path, smoke_cfg):
     (["--config.epoch=5"], 2, "error: unknown config field 'epoch' (did you mean 'epochs'?)"),
     (["--config", "configs/nope.py"], 2, "error: cannot load the config file"),
 ])
-def test_malformed_command_line(flags, rc, text, jax_cache, tmp_path):
-    r = subprocess.run([sys.executable, "train.py", *(flags if "--config" in flags else ["--config", "configs/smoke.py", *flags]),
-                        f"--workdir={tmp_path / 'w'}"], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-                       capture_output=True, text=True, timeout=120)
+def test_malformed_command_line(flags, rc, text, tmp_path):
+    r = train_process(*(flags if "--config" in flags else ["--config", "configs/smoke.py", *flags]),
+                      f"--workdir={tmp_path / 'w'}", timeout=120)
     assert r.returncode == rc and text in r.stderr and "Traceback" not in r.stderr, r.stderr
     assert not (tmp_path / "w").exists()
