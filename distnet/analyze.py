@@ -46,11 +46,12 @@ def expensive(model, params_S, ds, activity, geometry, log=print) -> dict:
                    "noise": {**noise, "scale_of_inputs_std": np.asarray(stats.NOISE_SCALES), "input_std": scale}})
 
 
-def analyze_variant(vdir, ds, log=print) -> dict:
-    """All statistics of one variant's latest checkpoint; written to vdir/stats.json and returned."""
+def analyze_variant(vdir, ds, log=print, step: int | None = None) -> dict:
+    """All statistics of one variant's checkpoint at `step` (the latest when None); written to vdir/stats.json
+    and returned."""
     t0 = time.perf_counter()
     model = runs.load_model(vdir)
-    step = checkpoint.steps(vdir)[-1]
+    step = checkpoint.steps(vdir)[-1] if step is None else step
     params_S = runs.load_params(vdir, step)
     precision = runs.read_json(Path(vdir) / "config.json")["config"].get("matmul_precision", "highest")
     with jax.default_matmul_precision(precision):
@@ -63,10 +64,11 @@ def analyze_variant(vdir, ds, log=print) -> dict:
     return out
 
 
-def _fresh(vdir) -> bool:
-    """stats.json was computed from the latest checkpoint (by its recorded step; file times lie after copies)."""
+def _fresh(vdir, step: int | None = None) -> bool:
+    """stats.json was computed from the checkpoint at `step`, the latest when None (by its recorded step; file
+    times lie after copies)."""
     f = Path(vdir) / runs.STATS_FILE
-    return f.exists() and runs.read_json(f).get("step") == checkpoint.steps(vdir)[-1]
+    return f.exists() and runs.read_json(f).get("step") == (checkpoint.steps(vdir)[-1] if step is None else step)
 
 
 def analyze(workdir, variants=None, force=False, log=print) -> list[str]:
@@ -75,21 +77,23 @@ def analyze(workdir, variants=None, force=False, log=print) -> list[str]:
     done = []
     for v in variants or runs.list_variants(workdir):
         vdir = runs.variant_dir(workdir, v)
-        if not runs.is_complete(vdir) or not checkpoint.steps(vdir):
+        steps = checkpoint.steps(vdir)
+        if not runs.is_complete(vdir) or not steps:
             log(f"{v}: not finished (no summary.json or no checkpoint), skipping")
             continue
         if runs.read_json(vdir / "summary.json").get("status") == "diverged":
             log(f"{v}: diverged (NaN/Inf parameters), skipping: its statistics would be meaningless")
             continue
-        if not force and _fresh(vdir):
+        step = steps[-1]
+        if not force and _fresh(vdir, step):
             log(f"{v}: stats.json is up to date, skipping (--force recomputes)")
             continue
         key = json.dumps(runs.read_json(vdir / "config.json")["config"]["data"], sort_keys=True)
         if key not in cache:
             log(f"loading data for {v}")
             cache[key] = runs.load_data(vdir)
-        log(f"{v}: analyzing checkpoint {checkpoint.steps(vdir)[-1]}")
-        out = analyze_variant(vdir, cache[key], log)
+        log(f"{v}: analyzing checkpoint {step}")
+        out = analyze_variant(vdir, cache[key], log, step)
         log(f"{v}: done in {out['wall_time_s']:.1f}s -> {vdir / runs.STATS_FILE}")
         done.append(v)
     return done

@@ -20,9 +20,7 @@ import numpy as np
 from scipy import stats as sps
 
 from distnet import runs
-from distnet.published import PUBLISHED, PREPROCESS, SEEDS
-
-LR, HIDDEN, N_TRAIN, N_TEST = 1e-3, 128, 60000, 10000   # the paper's protocol besides epochs, seeds, raw MNIST
+from distnet.published import HIDDEN, LR, N_TEST, N_TRAIN, PREPROCESS, PUBLISHED, SEEDS
 
 PLATEAU_TOL = 0.01   # training loss "stops improving" once within 1% of its total decrease from the minimum
 
@@ -89,14 +87,14 @@ def gather(dirs) -> list[dict]:
                 continue
             seen[v] = seen.get(v, 0) + 1
             c, info = rec["config"]["config"], rec["config"]["data"]
-            out.append({"name": v if seen[v] == 1 else f"{v} [{Path(d).name}]", "variant": v, "dir": str(d),
+            out.append({"name": v if seen[v] == 1 else f"{v} [{Path(d).name}]", "variant": v,
                         "status": rec["summary"].get("status"),
                         "protocol": {"epochs": rec["summary"]["epochs"], "seeds": c["num_seeds"], "seed": c["seed"],
                                      "data": c["data"]["name"], "preprocess": c["data"]["preprocess"],
                                      "n_train": info.get("n_train", c["data"].get("n_train")),
                                      "n_test": info.get("n_test", c["data"].get("n_test")),
                                      "lr": c["lr"], "hidden": c["hidden"]},
-                        "summary": rec["summary"], "metrics": rec["metrics"], "stats": runs.load_stats(rec["dir"])})
+                        "metrics": rec["metrics"], "stats": runs.load_stats(rec["dir"])})
     return out
 
 
@@ -184,7 +182,7 @@ def build(dirs) -> tuple[dict, list[dict]]:
         raise ValueError(f"no finished variant in {', '.join(map(str, dirs))}; train one with train.py first")
     good = ok(records)
     return {"dirs": [str(d) for d in dirs], "variants": [variant_row(r) for r in records],
-            "diverged": [r["name"] for r in records if r not in good],
+            "diverged": [r["name"] for r in records if r["status"] == "diverged"],
             "pairs": pair_rows(good), "published": published_rows(good)}, records
 
 

@@ -89,7 +89,8 @@ def _sums(model, params_S, x, y, classes, layer, power, center_SxCxU, batch):
 def class_means(model, params_S, x_NxD, y_N, classes, layer="hidden_post", batch=BATCH):
     """(S, classes, units): each class's mean value of each unit of `layer`; NaN for a class with no input
     (a subset can miss one; a mean of 0 would pass for a real value)."""
-    width = _layers(model, jax.tree_util.tree_map(lambda a: a[0], params_S), x_NxD[:1])[1][layer].shape[-1]
+    one_seed = jax.tree_util.tree_map(lambda a: a[0], params_S)
+    width = jax.eval_shape(lambda p, x: _layers(model, p, x)[1][layer], one_seed, x_NxD[:1]).shape[-1]
     zero = jnp.zeros((jax.tree_util.tree_leaves(params_S)[0].shape[0], classes, width))
     s = _sums(model, params_S, x_NxD, y_N, classes, layer, 1, zero, batch)
     return jnp.where(s["n"][..., None] > 0, s["s1"] / jnp.maximum(s["n"], 1)[..., None], jnp.nan)
@@ -209,6 +210,12 @@ def perturbation(model, params_S, x_NxD, y_N, layer="hidden_post", fractions=FRA
     span = hi - lo
     curves = {"below": [], "above": []}
     for f in fractions:
+        if f == 0:   # the observed range clamps nothing from either side: one unperturbed pass serves both
+            clean = _reduce_batches(lambda p, xb, yb, mb: _clamped_correct(model, layer, p, lo, hi, xb, yb, mb),
+                                    params_S, (x_NxD, y_N), batch) / len(x_NxD)
+            curves["below"].append(clean)
+            curves["above"].append(clean)
+            continue
         for way, (a, b) in (("below", (lo + f * span, jnp.full_like(hi, jnp.inf))),
                             ("above", (jnp.full_like(lo, -jnp.inf), hi - f * span))):
             fn = lambda p, xb, yb, mb: _clamped_correct(model, layer, p, a, b, xb, yb, mb)

@@ -48,22 +48,20 @@ GEOMETRY = [
                  "reading, perturbation and noise curves. Read from the statistics `python -m distnet.analyze` "
                  "wrote (stats.json); whatever is missing is computed here from the checkpoint (never trained)."),
     ("code", 'RUN_DIR = "runs/default"\nVARIANT = "ReLU"\nSEED = 0'),
-    ("code", SETUP + "\nimport jax\nfrom distnet import stats\n"
+    ("code", SETUP + "\nimport jax\nfrom distnet import analyze, stats\n"
              "vdir = runs.variant_dir(RUN_DIR, VARIANT)\nmodel = runs.load_model(vdir)\n"
              "params = jax.tree_util.tree_map(lambda a: a[SEED:SEED + 1], runs.load_params(vdir))  # seed axis kept\n"
              "ds = runs.load_data(vdir)\nprint(VARIANT, 'seed', SEED, model.spec, len(ds.x_train), 'train inputs')\n"
-             "S = runs.load_stats(vdir) or {}\n"
+             "S, K = runs.load_stats(vdir) or {}, SEED   # K: this seed's index in S\n"
              "if 'perturbation' not in S:\n"
-             "    print('no stats.json: computing here (run `python -m distnet.analyze RUN_DIR` to store them)')\n"
+             "    print('no stats.json: computing this seed\\'s here (`python -m distnet.analyze RUN_DIR` stores every seed\\'s)')\n"
+             "    S, K = analyze.expensive(model, params, ds, *stats.cheap_parts(model, params, ds)[1:], log=lambda *a: None), 0\n"
              "def seed_of(tree):\n"
-             "    \"\"\"This seed's values as float arrays (stats.json has every seed; null -> NaN).\"\"\"\n"
-             "    return jax.tree_util.tree_map(lambda a: np.asarray(a, float)[SEED], tree, is_leaf=lambda a: isinstance(a, list))\n"
-             "def one(tree):\n    return jax.tree_util.tree_map(lambda a: np.asarray(a, float)[0], tree)"),
+             "    \"\"\"This seed's values as float arrays (null -> NaN).\"\"\"\n"
+             "    return jax.tree_util.tree_map(lambda a: np.asarray(a, float)[K], tree, is_leaf=lambda a: isinstance(a, list))"),
     ("markdown", "## Classes along first-layer units\nPre-activations are signed distances to each unit's "
                  "hyperplane (up to the norm of its weights). Units sorted by how well they separate classes."),
-    ("code", "if 'class_distributions' in S:\n    m = seed_of(S['class_distributions'])\nelse:\n"
-             "    m = stats.class_moments(model, params, ds.x_train, ds.y_train, ds.classes, 'hidden_pre')\n"
-             "    m = one({**m, 'separation': stats.separation(m)})\n"
+    ("code", "m = seed_of(S['class_distributions'])\n"
              "sep = m['separation']\nbest = np.argsort(np.nan_to_num(sep, nan=-np.inf))[::-1]\n"
              "print('most separating units:', best[:5], 'scores', np.round(sep[best[:5]], 2))\n"
              "u = int(best[0])\nprint('class means along unit', u, np.round(m['mean'][:, u], 2))\n"
@@ -75,36 +73,24 @@ GEOMETRY = [
              "ax.axvline(0, color='k', lw=0.8); ax.set(xlabel=f'pre-activation of unit {u}', ylabel='inputs')\n"
              "ax.legend(title='class', ncol=2, fontsize=7); display(fig); plt.close(fig)"),
     ("markdown", "## Output layer: distance or intensity code, prototypes and centres"),
-    ("code", "if 'output_geometry' in S:\n    g = seed_of(S['output_geometry'])\nelse:\n"
-             "    g = one(stats.output_geometry(model, params, ds.x_train, ds.y_train, ds.classes))\n"
+    ("code", "g = seed_of(S['output_geometry'])\n"
              "print('distance-code share', float(g['distance_share']), ' intensity-code share', float(g['intensity_share']))\n"
              "fig, ax = plt.subplots(); im = ax.imshow(g['class_means'])\n"
              "ax.set(xlabel='output unit', ylabel='class', title='class mean of each output (before Neg)')\n"
              "fig.colorbar(im); display(fig); plt.close(fig)\n"
-             "if 'prototypes' in S:\n    proto = seed_of(S['prototypes'])\nelse:\n"
-             "    proto = one(stats.prototype_geometry(model, params, ds.x_train, ds.y_train, ds.classes))\n"
+             "proto = seed_of(S['prototypes'])\n"
              "for k, v in proto.items():\n    print(k, np.round(v, 2), sep='\\n')"),
     ("markdown", "## Perturbation probes and input noise (test split)"),
     ("code", "fig, axes = plt.subplots(1, 2, figsize=(10, 4))\n"
              "for ax, layer in zip(axes, stats.POST):\n"
-             "    if 'perturbation' in S:\n"
-             "        p = S['perturbation'][layer]\n"
-             "        p = {'fractions': np.asarray(p['fractions'], float), **seed_of({k: v for k, v in p.items() if k != 'fractions'})}\n"
-             "    else:\n"
-             "        p = stats.perturbation(model, params, ds.x_test, ds.y_test, layer)\n"
-             "        p = {'fractions': p['fractions'], **{w: np.asarray(p[w][0]) for w in ('below', 'above')},\n"
-             "             **{f'half_{w}': stats.half_point(p['fractions'], p[w])[0] for w in ('below', 'above')}}\n"
+             "    p = S['perturbation'][layer]\n"
+             "    p = {'fractions': np.asarray(p['fractions'], float), **seed_of({k: v for k, v in p.items() if k != 'fractions'})}\n"
              "    for way in ('below', 'above'):\n"
              "        ax.plot(p['fractions'], 100 * p[way], marker='.', label=f'clamp from {way}')\n"
              "        print(layer, way, 'accuracy halves at fraction', p[f'half_{way}'])\n"
              "    ax.set(title=layer, xlabel='fraction of range', ylabel='test accuracy %'); ax.legend()\n"
              "display(fig); plt.close(fig)\n"
-             "if 'noise' in S:\n"
-             "    n = {'scale': S['noise']['scale_of_inputs_std'], **seed_of({k: S['noise'][k] for k in ('accuracy', 'output_shift')})}\n"
-             "else:\n"
-             "    std = float(np.std(ds.x_train))\n"
-             "    n = stats.noise_robustness(model, params, ds.x_test, ds.y_test, [std * s for s in stats.NOISE_SCALES])\n"
-             "    n = {'scale': stats.NOISE_SCALES, **one({k: n[k] for k in ('accuracy', 'output_shift')})}\n"
+             "n = {'scale': S['noise']['scale_of_inputs_std'], **seed_of({k: S['noise'][k] for k in ('accuracy', 'output_shift')})}\n"
              "for s, a, d in zip(n['scale'], n['accuracy'], n['output_shift']):\n"
              "    print(f'noise {s:5.2f} x input std: accuracy {100 * a:6.2f}%  mean output change {d:.3g}')"),
 ]
@@ -115,6 +101,8 @@ def build(cells) -> nbformat.NotebookNode:
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells = [nbformat.v4.new_code_cell(src) if kind == "code" else nbformat.v4.new_markdown_cell(src)
                 for kind, src in cells]
+    for i, cell in enumerate(nb.cells):
+        cell.id = f"cell-{i}"   # stable ids: rebuilding an unchanged notebook changes nothing
     return nb
 
 
