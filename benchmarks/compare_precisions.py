@@ -14,11 +14,13 @@ from distnet import runs
 
 
 def label(run: dict) -> str:
-    """The run's matmul precision, with "+split" for config.bf16_split."""
+    """The run's matmul precision, with "+bf16x3" etc. for the first-layer split it ran (config.json's
+    first_layer)."""
     if not run:
         return "?"
-    c = next(iter(run.values()))["config"]["config"]
-    return c["matmul_precision"] + ("+split" if c.get("bf16_split") else "")
+    record = next(iter(run.values()))["config"]
+    fl = record.get("first_layer", {"split": "off"})
+    return record["config"]["matmul_precision"] + (f"+{fl['split']}x{fl['parts']}" if fl["split"] != "off" else "")
 
 
 def main(a: str, b: str) -> None:

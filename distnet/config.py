@@ -30,7 +30,7 @@ def base() -> ml_collections.ConfigDict:
     c.seed_chunk = 0                     # train at most this many seeds at once (0 = all): bounds memory
     c.distributed = False                # multi-host: call jax.distributed.initialize(), shard seeds over all hosts
     c.matmul_precision = "highest"       # full fp32: on GPU the default (TF32/bf16) changes results
-    c.bf16_split = False                 # first layer as exact bfloat16 parts (tensor cores); high/highest only
+    c.split = "auto"                     # first layer as exact 16-bit parts on matmul units: auto|off|bf16|fp16
     c.offsetl2_form = "paper"            # paper: ||alpha*(x-mu)||; code: sqrt(sum alpha*(x-mu)^2)
     c.data = ml_collections.ConfigDict()
     c.data.name = "mnist"
@@ -85,10 +85,10 @@ def validate(cfg) -> list[str]:
                           f"(or be >= it: a checkpoint is always written at the end)")
     if cfg.matmul_precision not in training.PRECISIONS:
         raise ConfigError(f"config.matmul_precision={cfg.matmul_precision!r}; choose one of {', '.join(training.PRECISIONS)}")
-    if cfg.bf16_split not in (True, False):
-        raise ConfigError(f"config.bf16_split={cfg.bf16_split!r} must be True or False")
-    if cfg.bf16_split and cfg.matmul_precision not in training.SPLIT_PARTS:
-        raise ConfigError(f"config.bf16_split=True needs config.matmul_precision "
+    if cfg.split not in training.SPLITS:
+        raise ConfigError(f"config.split={cfg.split!r}; choose one of {', '.join(training.SPLITS)}")
+    if cfg.split in ("bf16", "fp16") and cfg.matmul_precision not in training.SPLIT_PARTS:
+        raise ConfigError(f"config.split={cfg.split!r} needs config.matmul_precision "
                           f"{' or '.join(training.SPLIT_PARTS)} (it reproduces those precisions), "
                           f"not {cfg.matmul_precision!r}")
     if cfg.offsetl2_form not in layers.OFFSETL2_FORMS:

@@ -8,6 +8,7 @@ as "diverged" and the next variant still runs.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import platform
 import sys
@@ -17,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from distnet import checkpoint, config, data as data_lib, faults, hosts, models, preflight, runs, stats, training
+from distnet import checkpoint, config, data as data_lib, faults, hosts, layers, models, preflight, runs, stats, training
 
 
 def versions() -> dict:
@@ -29,6 +30,21 @@ def versions() -> dict:
         except importlib.metadata.PackageNotFoundError:
             out[pkg] = None
     return out
+
+
+class Stopwatch:
+    """Seconds spent per phase of a variant (summary.json's "timing"): where a study's wall time goes."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def __call__(self, phase: str):
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[phase] = self.seconds.get(phase, 0.0) + time.perf_counter() - t0
 
 
 class Progress:
@@ -76,7 +92,7 @@ def run_variant(cfg, variant: str, ds, data: training.Data, workdir, log=print) 
     """Train (or resume, or skip if finished) one variant for all seeds; returns its summary."""
     vdir = runs.variant_dir(workdir, variant)
     record = {"variant": variant, "protocol": config.protocol(cfg), "config": cfg.to_dict(),
-              "data": ds.info, "versions": versions()}
+              "first_layer": data.first_layer, "data": ds.info, "versions": versions()}
     record["config"]["variants"] = variant
     preflight.check_folder(cfg, workdir, [variant])
     if not (vdir / "config.json").exists():
@@ -92,6 +108,7 @@ def run_variant(cfg, variant: str, ds, data: training.Data, workdir, log=print) 
     init, run, evaluate = trainer.vmapped(seed_chunk=cfg.seed_chunk)
     length = training.chunk_length(cfg.epochs, cfg.checkpoint_every, cfg.eval_every, cfg.chunk_epochs)
 
+    clock = Stopwatch()
     with jax.default_matmul_precision(cfg.matmul_precision):
         done = checkpoint.steps(vdir)
         if done:
@@ -109,18 +126,21 @@ def run_variant(cfg, variant: str, ds, data: training.Data, workdir, log=print) 
             log(f"{variant}: resuming from the checkpoint at epoch {epoch}")
         else:
             epoch, wall = 0, 0.0
-            params = init(training.seed_keys(cfg.seed, cfg.num_seeds))
-            m0 = evaluate(params, data)
-            metrics = {k: np.asarray(getattr(training.to_host(m0), k))[:, None] for k in runs.METRICS}
+            with clock("init_and_epoch0_s"):   # compiles included
+                params = init(training.seed_keys(cfg.seed, cfg.num_seeds))
+                m0 = evaluate(params, data)
+                metrics = {k: np.asarray(getattr(training.to_host(m0), k))[:, None] for k in runs.METRICS}
             epochs_seen = np.array([0])
             runs.save_metrics(vdir, epochs_seen, metrics)
-            checkpoint.save(vdir, 0, params, {"wall_time_s": 0.0})
+            with clock("checkpoint_s"):
+                checkpoint.save(vdir, 0, params, {"wall_time_s": 0.0})
 
         progress = Progress(variant, cfg.epochs, epoch) if hosts.primary() else lambda *a, **k: None
         t0 = time.perf_counter() - wall
         while epoch < cfg.epochs:
-            params, new = run(params, data, length)
-            metrics = _append(metrics, new)
+            with clock("first_chunk_s" if "first_chunk_s" not in clock.seconds else "chunks_s"):
+                params, new = run(params, data, length)   # the first chunk includes compiling the program
+                metrics = _append(metrics, new)
             epoch += length
             epochs_seen = np.concatenate([epochs_seen, np.arange(epoch - length + cfg.eval_every, epoch + 1,
                                                                  cfg.eval_every)])
@@ -132,14 +152,17 @@ def run_variant(cfg, variant: str, ds, data: training.Data, workdir, log=print) 
             progress(epoch, metrics["test_acc"][:, -1], final=epoch == cfg.epochs)
             stop = hosts.agree_max(faults.requested())   # every process stops at the same chunk
             if epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs or stop:
-                checkpoint.save(vdir, epoch, params, {"wall_time_s": time.perf_counter() - t0})
+                with clock("checkpoint_s"):
+                    checkpoint.save(vdir, epoch, params, {"wall_time_s": time.perf_counter() - t0})
             if stop and epoch < cfg.epochs:
                 raise faults.Interrupted(f"interrupted at epoch {epoch} of {variant}; rerun the same command "
                                          f"to resume", stop)
 
-        cheap_stats = stats.cheap(model, training.to_host(params), ds)   # unit activity and output geometry of the final params
+        with clock("stats_s"):   # unit activity and output geometry of the final params
+            cheap_stats = stats.cheap(model, training.to_host(params), ds)
     summary = runs.variant_summary(variant, {"epoch": epochs_seen, **metrics}, time.perf_counter() - t0,
-                                   seeds=cfg.num_seeds, seed=cfg.seed, stats=cheap_stats)
+                                   seeds=cfg.num_seeds, seed=cfg.seed, stats=cheap_stats,
+                                   timing={k: round(v, 3) for k, v in clock.seconds.items()})
     runs.write_json(vdir / "summary.json", summary)
     return summary
 
@@ -172,10 +195,15 @@ def run_all(cfg, workdir, log=print, overwrite: bool = False) -> str:
     log(f"distnet: {len(variants)} variant(s) x {cfg.num_seeds} seed(s) x {cfg.epochs} epochs on "
         f"{cfg.data.name} ({len(ds.x_train)} train / {len(ds.x_test)} test, {cfg.data.preprocess}) -> {workdir}")
     hosts.barrier("preflight")
+    split = training.resolve_split(cfg.split, cfg.matmul_precision,
+                                   all(layers.exact_in(x, "fp16") and layers.exact_in(x, "bf16")
+                                       for x in (ds.x_train, ds.x_test)))
+    parts = training.split_parts(split, cfg.matmul_precision)
     try:
-        device_data = training.to_device(ds, split=training.SPLIT_PARTS[cfg.matmul_precision] if cfg.bf16_split else 0)
+        device_data = training.to_device(ds, split=split, parts=parts)
     except ValueError as e:
-        raise config.ConfigError(f"config.bf16_split=True with data.preprocess={cfg.data.preprocess!r}: {e}") from None
+        raise config.ConfigError(f"config.split={cfg.split!r} with data.preprocess={cfg.data.preprocess!r}: {e}") from None
+    log("first layer: " + (f"{split} split, {parts} parts" if parts else "plain float32 matmul"))
     with faults.stopping():
         for v in variants:
             if stop := hosts.agree_max(faults.requested()):

@@ -10,6 +10,7 @@ Metric conventions (those of the paper's released scripts): at epoch e (1-based)
 """
 from __future__ import annotations
 
+import functools
 from typing import Callable, NamedTuple
 
 import flax.struct
@@ -18,11 +19,37 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from distnet import hosts, layers
+from distnet import hosts, layers, models
 
 PRECISIONS = ("default", "high", "highest", "float32", "bfloat16", "tensorfloat32")
-# bf16_split: bfloat16 parts per first-layer operand at each precision (layers.split_matmul)
+# For programs run once or a few times (epoch-0 metrics, analysis): XLA:GPU compiles them several times faster
+# without autotuning its matmuls and without Triton GEMM kernels (measured on an H200: benchmarks/RESULTS.md);
+# ignored on other backends.
+QUICK_COMPILE = {"xla_gpu_autotune_level": 0, "xla_gpu_enable_triton_gemm": False}
+# config.split: how the first layer runs (layers.split_matmul). "auto" picks per backend (resolve_split).
+SPLITS = ("auto", "off", "bf16", "fp16")
+# bfloat16 parts per first-layer operand at each precision: 3 carry float32 exactly, 2 give bf16x3's value
 SPLIT_PARTS = {"highest": 3, "high": 2}
+
+
+def split_parts(split: str, precision: str) -> int:
+    """Parts per first-layer operand for an explicit split ("bf16" | "fp16") at `precision`; 0 for "off"."""
+    if split == "off":
+        return 0
+    return 2 if split == "fp16" else SPLIT_PARTS[precision]
+
+
+def resolve_split(split: str, precision: str, exact_inputs: bool, backend: str | None = None) -> str:
+    """The split "auto" stands for: "fp16" on GPUs (two float16 parts: float32 accuracy at two thirds of the
+    bfloat16 split's tensor-core work), "bf16" on TPUs (bfloat16 is their matmul format), "off" on CPUs (no
+    16-bit matmul units: a split only multiplies the work), and "off" wherever the inputs are not exact in
+    16 bits or the precision is not highest/high. An explicit choice is returned unchanged."""
+    if split != "auto":
+        return split
+    backend = backend or jax.default_backend()
+    if not exact_inputs or precision not in SPLIT_PARTS or backend == "cpu":
+        return "off"
+    return "bf16" if backend == "tpu" else "fp16"
 
 
 @flax.struct.dataclass
@@ -31,8 +58,8 @@ class Data:
 
     With `transposed`, x_train and x_test are stored as (D, N): XLA:CPU runs the first layer's x @ W faster
     reading x column-major (benchmarks/RESULTS.md); `train_x`/`test_x` give the (N, D) view,
-    and the transpose folds into the matmul, so no copy is made. With config.bf16_split, x_train and x_test are
-    layers.SplitInput (never transposed), and the first layer runs as bfloat16 parts."""
+    and the transpose folds into the matmul, so no copy is made. With a config.split, x_train and x_test are
+    layers.SplitInput (never transposed), and the first layer runs as 16-bit parts."""
     x_train: jax.Array | layers.SplitInput
     y_train: jax.Array
     x_test: jax.Array | layers.SplitInput
@@ -47,6 +74,13 @@ class Data:
     def test_x(self):
         return self.x_test.T if self.transposed else self.x_test
 
+    @property
+    def first_layer(self) -> dict:
+        """How the first layer runs on this data: {"split": off | bf16 | fp16, "parts": n} (recorded per run)."""
+        if isinstance(self.x_train, layers.SplitInput):
+            return {"split": self.x_train.kind, "parts": self.x_train.parts}
+        return {"split": "off", "parts": 0}
+
 
 class Metrics(NamedTuple):
     train_loss: jax.Array
@@ -60,13 +94,16 @@ class Trainer(NamedTuple):
     evaluate: Callable      # (params, data) -> Metrics of scalars (train loss/acc and test acc at params)
     train: Callable         # (key, data) -> (params, Metrics): init + the whole run, one seed
     eval_every: int
+    init_seeds: Callable    # keys (S, 2) -> params with a leading seed axis: jit(vmap(init)), shared (see jitted)
 
     def jitted(self):
         """(init, run, evaluate) as jit(vmap(...)) over a leading seed axis, data shared by all seeds: the
-        programs themselves (`.lower()` works on them), without vmapped()'s chunking and sharding."""
-        return (jax.jit(jax.vmap(self.init)),
+        programs themselves (`.lower()` works on them), without vmapped()'s chunking and sharding. init is
+        compiled once per process for every variant with the same parameters (models.param_twin); evaluate,
+        which runs once per variant, is compiled with QUICK_COMPILE."""
+        return (self.init_seeds,
                 jax.jit(jax.vmap(self.run, in_axes=(0, None, None)), static_argnums=2),
-                jax.jit(jax.vmap(self.evaluate, in_axes=(0, None))))
+                jax.jit(jax.vmap(self.evaluate, in_axes=(0, None)), compiler_options=QUICK_COMPILE))
 
     def vmapped(self, seed_chunk: int = 0, devices=None):
         """(init, run, evaluate) of `jitted()`, run chunk by chunk and sharded over devices.
@@ -134,17 +171,24 @@ def seed_keys(seed: int, num_seeds: int) -> jax.Array:
     return jax.vmap(lambda i: jax.random.fold_in(jax.random.PRNGKey(seed), i))(jnp.arange(num_seeds))
 
 
-def to_device(ds, transposed: bool | None = None, split: int = 0) -> Data:
+def to_device(ds, transposed: bool | None = None, split: str = "off", parts: int = 0) -> Data:
     """The dataset on the default device, once. transposed=None: column-major inputs on CPU only (measured
-    faster there; not measured elsewhere). split > 0: the inputs as layers.SplitInput of that many parts
-    (config.bf16_split; ValueError unless every input value is exact in bfloat16), never transposed."""
-    if split:
-        xs, transposed = [layers.split_input(x, split) for x in (ds.x_train, ds.x_test)], False
+    faster there; not measured elsewhere). split "bf16" | "fp16": the inputs as layers.SplitInput of `parts`
+    parts (config.split; ValueError unless every input value is exact in that format), never transposed."""
+    if split != "off":
+        xs, transposed = [layers.split_input(x, parts, split) for x in (ds.x_train, ds.x_test)], False
     else:
         if transposed is None:
             transposed = jax.default_backend() == "cpu"
         xs = [jnp.asarray(np.ascontiguousarray(x.T) if transposed else x) for x in (ds.x_train, ds.x_test)]
     return Data(xs[0], jnp.asarray(ds.y_train), xs[1], jnp.asarray(ds.y_test), transposed=transposed)
+
+
+@functools.lru_cache(maxsize=None)
+def _init_program(model, input_dim: int):
+    """jit(vmap(key -> params of `model`)), one per (module, input width) for the whole process: XLA:CPU takes
+    seconds to compile the random draws of 20 seeds, and the six main variants share their parameters' twin."""
+    return jax.jit(jax.vmap(lambda key: model.init(key, jnp.zeros((1, input_dim), jnp.float32))["params"]))
 
 
 def make_train(model, lr: float, epochs: int = 0, eval_every: int = 1, input_dim: int = 784) -> Trainer:
@@ -189,7 +233,7 @@ def make_train(model, lr: float, epochs: int = 0, eval_every: int = 1, input_dim
     def train(key, data: Data):
         return run(init(key), data, epochs)
 
-    return Trainer(init, run, evaluate, train, eval_every)
+    return Trainer(init, run, evaluate, train, eval_every, _init_program(models.param_twin(model), input_dim))
 
 
 def chunk_length(epochs: int, checkpoint_every: int, eval_every: int, target: int) -> int:
