@@ -97,6 +97,16 @@ def from_config(cfg, classes: int, variant: str) -> MLP:
     return get(variant, hidden=cfg["hidden"], classes=classes, offsetl2_form=cfg["offsetl2_form"])
 
 
+def param_twin(model):
+    """The module whose `init` gives exactly `model`'s initial parameters: for a variant, the one with the same
+    parameter shapes and no parameter-free choices (activations, Neg and the OffsetL2 form draw nothing). The
+    trainer compiles one init program per twin, so the six main variants share one."""
+    if isinstance(model, MLP):
+        return model.clone(spec=Spec("relu", head=model.spec.head, out_bias=model.spec.out_bias),
+                           offsetl2_form="paper")
+    return model
+
+
 def intermediates(model: MLP, variables, x_BxD):
     """(output, {hidden_pre, hidden_post, output_pre, output_post}) from one forward pass."""
     out, state = model.apply(variables, x_BxD, mutable=["intermediates"])

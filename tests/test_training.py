@@ -104,3 +104,17 @@ def test_real_mnist_trajectory_matches_numpy_from_step0_checkpoint(mnist_dir, sm
             p, loss, acc = reference.sgd_step(spec, p, x, ds.y_train, 1e-3)
             assert m["train_loss"][0, e] == pytest.approx(loss, rel=1e-5)
             assert abs(m["test_acc"][0, e] - reference.accuracy(spec, p, xt, ds.y_test)) <= 2e-3
+
+
+def test_variants_with_the_same_parameters_share_one_init_program_and_its_exact_values():
+    """The trainer's init comes from the variant's param_twin (one compiled program for the six main variants);
+    it must equal the program each variant compiled for itself bit for bit. One variant per twin, each as far
+    from its twin as variants go (other activations, Neg, output bias, the other OffsetL2 form)."""
+    keys = training.seed_keys(4, 3)
+    for name, form in [("Abs2-Neg", "paper"), ("Abs2-Neg-Bias", "paper"), ("Abs-L2-Neg", "code")]:
+        model = models.get(name, hidden=16, offsetl2_form=form)
+        init = training.make_train(model, 1e-3, input_dim=20).jitted()[0]
+        own = jax.jit(jax.vmap(lambda k: model.init(k, np.zeros((1, 20), np.float32))["params"]))(keys)
+        chex.assert_trees_all_equal(init(keys), own)
+    twins = {models.param_twin(models.get(n)) for n in models.MAIN}
+    assert len(twins) == 1
