@@ -1,11 +1,17 @@
 """Seconds per model-epoch of the protocol: distnet's trainer (S seeds at once) vs numpy vs a PyTorch loop.
 
     python benchmarks/throughput.py [--seeds 1,8,20] [--epochs 10] [--variant ReLU] [--n-train 60000]
-                                    [--precision highest] [--layout auto,row,col,split]
+                                    [--precision highest] [--layout auto,row,col,bf16,fp16] [--torch batched,loop]
+                                    [--json FILE]
 
-Layouts: auto (the trainer's choice: column-major inputs on CPU), row, col, and split (config.bf16_split: the
-first layer as exact bfloat16 parts, 3 at "highest", 2 at "high"; for tensor cores, slow on CPU). With split,
-the first layer's error against float64 is printed for the plain and the split product on this device.
+Layouts: auto (the trainer's choice: column-major inputs on CPU), row, col, and the first layer's exact 16-bit
+splits (config.split): bf16 (3 bfloat16 parts at "highest", 2 at "high") and fp16 (2 scaled float16 parts); for
+tensor cores, slow on CPU. With a split, the first layer's error against float64 is printed for the plain and
+every split product on this device.
+
+PyTorch peers (float32, TF32 off): "loop", the paper's scripts (one model at a time); "batched", the seeds
+stacked with torch.func.stack_module_state and trained under torch.func.vmap, as a PyTorch user would write it
+for many seeds.
 
 A model-epoch is one full-batch training step (forward, weight gradients, no input gradient for the first
 layer, SGD update) plus the test-set forward the protocol does every epoch. Compile time is reported apart.
@@ -90,6 +96,9 @@ def load_data(n_train: int):
             "noise")
 
 
+SPLITS = ("bf16", "fp16")
+
+
 def bench_distnet(arrays, seeds: int, epochs: int, variant: str, precision: str, layout: str = "auto"):
     import jax
     from distnet import models, training
@@ -97,8 +106,8 @@ def bench_distnet(arrays, seeds: int, epochs: int, variant: str, precision: str,
     trainer = training.make_train(model, 1e-3, eval_every=1)
     init, run, _ = trainer.jitted()   # the programs vmapped() runs, without its chunking
     ds = SimpleNamespace(**dict(zip(("x_train", "y_train", "x_test", "y_test"), arrays)))
-    if layout == "split":
-        d = training.to_device(ds, split=training.SPLIT_PARTS[precision])
+    if layout in SPLITS:
+        d = training.to_device(ds, split=layout, parts=training.split_parts(layout, precision))
     else:
         d = training.to_device(ds, transposed=layout == "col" if layout != "auto" else None)
     with jax.default_matmul_precision(precision):
@@ -118,7 +127,7 @@ def bench_distnet(arrays, seeds: int, epochs: int, variant: str, precision: str,
 
 def first_layer_error(x, precision: str, n: int = 4000) -> dict:
     """Max error of x @ W and x^T @ G on this device, relative to the largest float64 value: the plain product
-    at `precision` and the bf16_split one (SPLIT_PARTS[precision] parts)."""
+    at `precision` and every split (bf16 with SPLIT_PARTS[precision] parts, fp16 with 2)."""
     import jax
     import jax.numpy as jnp
     from distnet import layers, training
@@ -127,13 +136,14 @@ def first_layer_error(x, precision: str, n: int = 4000) -> dict:
     w = rng.uniform(-1 / 28, 1 / 28, (D, 20 * H)).astype(np.float32)
     g = (rng.standard_normal((len(x), 20 * H)) * 1e-5).astype(np.float32)
     want = x.astype(np.float64) @ w, x.T.astype(np.float64) @ g
-    s = layers.split_input(x, training.SPLIT_PARTS[precision])
-    with jax.default_matmul_precision(precision):
-        plain = jax.jit(lambda w, g: (jnp.asarray(x) @ w, jnp.asarray(x).T @ g))(w, g)
-        y, vjp = jax.vjp(lambda w: layers.split_matmul(s, w), jnp.asarray(w))
-        split = y, vjp(jnp.asarray(g))[0]
     err = lambda got: [float(np.abs(np.asarray(a, np.float64) - b).max() / np.abs(b).max()) for a, b in zip(got, want)]
-    return {"plain": err(plain), "split": err(split)}
+    with jax.default_matmul_precision(precision):
+        out = {"plain": err(jax.jit(lambda w, g: (jnp.asarray(x) @ w, jnp.asarray(x).T @ g))(w, g))}
+        for kind in SPLITS:
+            s = layers.split_input(x, training.split_parts(kind, precision), kind)
+            y, vjp = jax.vjp(lambda w: layers.split_matmul(s, w), jnp.asarray(w))
+            out[kind] = err((y, vjp(jnp.asarray(g))[0]))
+    return out
 
 
 def bench_numpy(arrays, epochs: int):
@@ -186,14 +196,38 @@ def bench_numpy_matmul(n: int, seeds: int):
     return float(np.mean(out))
 
 
-def bench_torch(arrays, epochs: int, device: str = "cpu"):
-    """The paper's scripts: one model at a time, one full-batch step per epoch, test accuracy every epoch."""
+def _torch_setup(arrays, device: str):
+    """Tensors on `device`, float32 matmuls at full precision (no TF32), CPU threads = cores."""
     import torch
     torch.set_num_threads(len(os.sched_getaffinity(0)))
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    torch.set_float32_matmul_precision("highest")
     dev = torch.device(device)
     x, y, xt, yt = (torch.as_tensor(a).to(dev) for a in arrays)
-    y, yt = y.long(), yt.long()
-    model = torch.nn.Sequential(torch.nn.Linear(D, H), torch.nn.ReLU(), torch.nn.Linear(H, C, bias=False)).to(dev)
+    return torch, dev, x, y.long(), xt, yt.long()
+
+
+def _torch_model(torch, dev):
+    return torch.nn.Sequential(torch.nn.Linear(D, H), torch.nn.ReLU(), torch.nn.Linear(H, C, bias=False)).to(dev)
+
+
+def _timed(torch, device, epoch, epochs):
+    epoch()
+    with PeakRSS() as mem:
+        t0 = time.perf_counter()
+        for _ in range(epochs):
+            epoch()
+        if device != "cpu":
+            torch.cuda.synchronize()
+        dt = time.perf_counter() - t0
+    return dt, mem.peak
+
+
+def bench_torch(arrays, epochs: int, device: str = "cpu"):
+    """The paper's scripts: one model at a time, one full-batch step per epoch, test accuracy every epoch."""
+    torch, dev, x, y, xt, yt = _torch_setup(arrays, device)
+    model = _torch_model(torch, dev)
     opt = torch.optim.SGD(model.parameters(), lr=1e-3)
     loss_fn = torch.nn.CrossEntropyLoss()
 
@@ -207,15 +241,37 @@ def bench_torch(arrays, epochs: int, device: str = "cpu"):
             acc = (model(xt).argmax(1) == yt).float().mean().item()   # .item(): a host sync, as the scripts do
         return acc
 
-    epoch()
-    with PeakRSS() as mem:
-        t0 = time.perf_counter()
-        for _ in range(epochs):
-            epoch()
-        if device != "cpu":
-            torch.cuda.synchronize()
-        dt = time.perf_counter() - t0
-    return dt / epochs, mem.peak, torch.__version__
+    dt, peak = _timed(torch, device, epoch, epochs)
+    return dt / epochs, peak, torch.__version__
+
+
+def bench_torch_batched(arrays, seeds: int, epochs: int, device: str = "cpu"):
+    """Many seeds the way a PyTorch user batches them: parameters stacked with torch.func.stack_module_state,
+    loss gradients and test predictions under torch.func.vmap (x shared by all seeds), a plain SGD update of the
+    stacked tensors, test accuracy of every seed every epoch (one host sync per epoch)."""
+    import copy
+    torch, dev, x, y, xt, yt = _torch_setup(arrays, device)
+    from torch.func import functional_call, grad_and_value, stack_module_state, vmap
+    nets = [_torch_model(torch, dev) for _ in range(seeds)]
+    params, buffers = stack_module_state(nets)
+    params = {k: v.detach() for k, v in params.items()}
+    base = copy.deepcopy(nets[0]).to("meta")
+
+    def loss(p, b, x, y):
+        return torch.nn.functional.cross_entropy(functional_call(base, (p, b), (x,)), y)
+
+    step = vmap(grad_and_value(loss), in_dims=(0, 0, None, None))
+    predict = vmap(lambda p, b, x: functional_call(base, (p, b), (x,)), in_dims=(0, 0, None))
+
+    def epoch():
+        grads, _ = step(params, buffers, x, y)
+        with torch.no_grad():
+            for k in params:
+                params[k].sub_(1e-3 * grads[k])
+            return (predict(params, buffers, xt).argmax(-1) == yt).float().mean(-1).cpu()   # every seed's
+
+    dt, peak = _timed(torch, device, epoch, epochs)
+    return dt / (epochs * seeds), peak, torch.__version__
 
 
 def main():
@@ -226,43 +282,69 @@ def main():
     ap.add_argument("--n-train", type=int, default=60000)
     ap.add_argument("--precision", default="highest")
     ap.add_argument("--torch-device", default="cpu")
-    ap.add_argument("--layout", default="auto,row", help="input layouts for distnet: auto (column-major on CPU), row, col")
+    ap.add_argument("--layout", default="auto,row",
+                    help="first layers for distnet: auto (column-major inputs on CPU), row, col, bf16, fp16")
+    ap.add_argument("--torch", default="loop,batched", help="PyTorch peers: loop, batched (at the largest seed "
+                                                          "count), or none")
+    ap.add_argument("--numpy", action=argparse.BooleanOptionalAction, default=True,
+                    help="the numpy step and matmul rows (CPU)")
+    ap.add_argument("--json", default="", help="also write the rows and the machine to this JSON file")
     args = ap.parse_args()
     arrays = load_data(args.n_train)
     *arrays, source = arrays
     n, nt = len(arrays[0]), len(arrays[2])
     gflop = flops_per_model_epoch(n, nt) / 1e9
     info = machine()
+    seed_counts = [int(v) for v in args.seeds.split(",")]
+    layouts = args.layout.split(",")
     print("machine: " + ", ".join(f"{k}={v}" for k, v in info.items()))
     print(f"data: {source} {n} train / {nt} test; variant {args.variant}; {gflop:.2f} GFLOP per model-epoch; "
           f"{args.epochs} timed epochs after compiling and one warm-up call; precision {args.precision}")
-    rows = []
-    if "split" in args.layout.split(","):
-        e = first_layer_error(arrays[0], args.precision)
-        print(f"first-layer error vs float64 on this device (x @ W, x^T @ G; relative to the largest value): "
-              f"plain at {args.precision} {e['plain'][0]:.1e}, {e['plain'][1]:.1e}; "
-              f"bf16_split {e['split'][0]:.1e}, {e['split'][1]:.1e}", flush=True)
-    for layout in args.layout.split(","):
-        for s in [int(v) for v in args.seeds.split(",")]:
+    rows, errors = [], None
+    if any(l in SPLITS for l in layouts):
+        errors = first_layer_error(arrays[0], args.precision)
+        print("first-layer error vs float64 on this device (x @ W, x^T @ G; max error over the largest value): "
+              + "; ".join(f"{k} {a:.1e}, {b:.1e}" for k, (a, b) in errors.items()), flush=True)
+    for layout in layouts:
+        for s in seed_counts:
             per, comp, peak = bench_distnet(arrays, s, args.epochs, args.variant, args.precision, layout)
-            rows.append((f"distnet, {s} seed(s), {layout} inputs", per, peak, f"compile {comp:.1f}s"))
-            print(f"  measured {rows[-1][0]}: {per:.5f} s/model-epoch", flush=True)
-    per, peak = bench_numpy(arrays, max(2, args.epochs // 3))
-    rows.append(("numpy full-batch step (1 model)", per, peak, ""))
+            rows.append((f"distnet, {s} seed(s), {layout}", per, peak, f"compile {comp:.1f}s"))
+            print(f"  measured {rows[-1][0]}: {per:.6f} s/model-epoch", flush=True)
+    if args.numpy:
+        per, peak = bench_numpy(arrays, max(2, args.epochs // 3))
+        rows.append(("numpy full-batch step (1 model)", per, peak, ""))
+    peers = [p for p in args.torch.split(",") if p and p != "none"]
     try:
-        per, peak, tv = bench_torch(arrays, args.epochs, args.torch_device)
-        rows.append((f"PyTorch {tv} sequential loop ({args.torch_device})", per, peak, ""))
+        if "loop" in peers:
+            per, peak, tv = bench_torch(arrays, args.epochs, args.torch_device)
+            rows.append((f"PyTorch {tv} sequential loop ({args.torch_device})", per, peak, ""))
+            print(f"  measured {rows[-1][0]}: {per:.6f} s/model-epoch", flush=True)
+        if "batched" in peers:
+            s = max(seed_counts)
+            per, peak, tv = bench_torch_batched(arrays, s, args.epochs, args.torch_device)
+            rows.append((f"PyTorch {tv} batched, {s} seeds, torch.func.vmap ({args.torch_device})", per, peak, ""))
+            print(f"  measured {rows[-1][0]}: {per:.6f} s/model-epoch", flush=True)
     except ImportError:
-        print("  PyTorch not installed: skipping the sequential PyTorch loop (pip install torch)")
-    mm = bench_numpy_matmul(n, 8)
-    torch_row = next((r for r in rows if r[0].startswith("PyTorch")), None)
-    print(f"\nnumpy matmul on the trainer's shapes (S=8): {mm:.1f} GFLOP/s\n")
-    print("| what | s / model-epoch | GFLOP/s | speed vs PyTorch loop | vs numpy matmul GFLOP/s | peak RSS GiB | note |")
-    print("|---|---|---|---|---|---|---|")
+        print("  PyTorch not installed: skipping the PyTorch peers (pip install torch)")
+    mm = bench_numpy_matmul(n, 8) if args.numpy else None
+    loop_row = next((r for r in rows if "sequential loop" in r[0]), None)
+    batched_row = next((r for r in rows if "batched" in r[0]), None)
+    if mm:
+        print(f"\nnumpy matmul on the trainer's shapes (S=8): {mm:.1f} GFLOP/s")
+    print("\n| what | s / model-epoch | GFLOP/s | vs PyTorch loop | vs PyTorch batched | vs numpy matmul | "
+          "peak RSS GiB | note |")
+    print("|---|---|---|---|---|---|---|---|")
     for name, per, peak, note in rows:
         gf = gflop / per
-        vs_t = f"{torch_row[1] / per:.2f}x" if torch_row else "n/a"
-        print(f"| {name} | {per:.5f} | {gf:.1f} | {vs_t} | {100 * gf / mm:.0f}% | {peak / 2 ** 30:.2f} | {note} |")
+        vs = lambda r: f"{r[1] / per:.2f}x" if r else "n/a"
+        print(f"| {name} | {per:.6f} | {gf:.1f} | {vs(loop_row)} | {vs(batched_row)} | "
+              f"{f'{100 * gf / mm:.0f}%' if mm else 'n/a'} | {peak / 2 ** 30:.2f} | {note} |")
+    if args.json:
+        import json
+        with open(args.json, "w") as f:
+            json.dump({"machine": info, "args": vars(args), "gflop_per_model_epoch": gflop, "first_layer_error": errors,
+                       "rows": [{"what": r[0], "s_per_model_epoch": r[1], "peak_rss": r[2], "note": r[3]}
+                                for r in rows]}, f, indent=1)
 
 
 if __name__ == "__main__":
