@@ -31,7 +31,9 @@ def main(argv) -> int:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments {argv[1:]}; fields are set with --config.FIELD=VALUE")
     logging.set_verbosity(logging.WARNING)   # Orbax logs every checkpoint step at INFO
-    from distnet import config, data, experiment, faults, preflight
+    from distnet import config, data
+    from distnet.analysis import stats
+    from distnet.run import faults, preflight, study
 
     try:
         cfg = _CONFIG.value
@@ -42,7 +44,7 @@ def main(argv) -> int:
     workdir = Path(_WORKDIR.value or Path("runs") / Path(flags.FLAGS["config"].config_filename).stem)
     try:
         t0 = time.perf_counter()
-        table = experiment.run_all(cfg, workdir, overwrite=_OVERWRITE.value)
+        table = study.run_all(cfg, workdir, overwrite=_OVERWRITE.value, summarize=stats.summary_statistics)
         print(f"\n{table}")
         print(f"done in {time.perf_counter() - t0:.0f}s; results in {workdir}/summary.md")
     except faults.Interrupted as e:

@@ -10,7 +10,7 @@ import sys
 
 import numpy as np
 
-from distnet import runs
+from distnet.run import folder
 
 
 def label(run: dict) -> str:
@@ -24,7 +24,7 @@ def label(run: dict) -> str:
 
 
 def main(a: str, b: str) -> None:
-    ra, rb = runs.load(a), runs.load(b)
+    ra, rb = folder.load(a), folder.load(b)
     pa, pb = label(ra), label(rb)
     print(f"| variant | epochs | test acc % ({pa}) | test acc % ({pb}) | mean diff (pp) | mean abs per-seed diff (pp) | max abs (pp) |")
     print("|---|---|---|---|---|---|---|")

@@ -63,9 +63,9 @@ for s in sorted(pathlib.Path(sys.argv[1]).glob("*/summary.json")):
 EOF
 fi
 if want analyze && [ -d "$OUTDIR/main" ]; then
-  echo "== python -m distnet.analyze on the main study's folder"
+  echo "== python -m distnet.analysis.analyze on the main study's folder"
   t0=$(date +%s.%N)
-  JAX_LOG_COMPILES=1 timeout "$(left)" $PY -m distnet.analyze "$OUTDIR/main" --force 2> "$OUTDIR/analyze.err" | grep -a "done in\|analyzed"
+  JAX_LOG_COMPILES=1 timeout "$(left)" $PY -m distnet.analysis.analyze "$OUTDIR/main" --force 2> "$OUTDIR/analyze.err" | grep -a "done in\|analyzed"
   grep -avE "^[WI][0-9]{4} |^$" "$OUTDIR/analyze.err" | tail -5
   rc=$?; t1=$(date +%s.%N)
   echo "== analyze: wall $(awk "BEGIN{printf \"%.1f\", $t1 - $t0}") s"

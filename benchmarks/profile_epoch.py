@@ -24,7 +24,6 @@ import tempfile
 import time
 from types import SimpleNamespace
 
-import numpy as np
 
 from throughput import SPLITS, load_data
 
@@ -52,16 +51,17 @@ def _device_events(trace_dir: str) -> tuple[list[dict], str]:
 
 def profile(arrays, layout: str, seeds: int, epochs: int, variant: str, precision: str, top: int = 15) -> dict:
     import jax
-    from distnet import models, training
-    trainer = training.make_train(models.get(variant), 1e-3, eval_every=1)
-    init, run, _ = trainer.jitted()
+    from distnet.nn import models
+    from distnet.run import trainer
+    program = trainer.make_train(models.get(variant), 1e-3, eval_every=1)
+    init, run, _ = program.jitted()
     ds = SimpleNamespace(**dict(zip(("x_train", "y_train", "x_test", "y_test"), arrays)))
     if layout in SPLITS:
-        d = training.to_device(ds, split=layout, parts=training.split_parts(layout, precision))
+        d = trainer.to_device(ds, split_kind=layout, parts=trainer.split_parts(layout, precision))
     else:
-        d = training.to_device(ds, transposed=layout == "col" if layout in ("row", "col") else None)
+        d = trainer.to_device(ds, transposed=layout == "col" if layout in ("row", "col") else None)
     with jax.default_matmul_precision(precision):
-        params = init(training.seed_keys(0, seeds))
+        params = init(trainer.seed_keys(0, seeds))
         compiled = run.lower(params, d, epochs).compile()
         params, m = compiled(params, d)
         jax.block_until_ready(m)

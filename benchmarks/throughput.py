@@ -101,17 +101,18 @@ SPLITS = ("bf16", "fp16")
 
 def bench_distnet(arrays, seeds: int, epochs: int, variant: str, precision: str, layout: str = "auto"):
     import jax
-    from distnet import models, training
+    from distnet.nn import models
+    from distnet.run import trainer
     model = models.get(variant)
-    trainer = training.make_train(model, 1e-3, eval_every=1)
-    init, run, _ = trainer.jitted()   # the programs vmapped() runs, without its chunking
+    program = trainer.make_train(model, 1e-3, eval_every=1)
+    init, run, _ = program.jitted()   # the programs vmapped() runs, without its chunking
     ds = SimpleNamespace(**dict(zip(("x_train", "y_train", "x_test", "y_test"), arrays)))
     if layout in SPLITS:
-        d = training.to_device(ds, split=layout, parts=training.split_parts(layout, precision))
+        d = trainer.to_device(ds, split_kind=layout, parts=trainer.split_parts(layout, precision))
     else:
-        d = training.to_device(ds, transposed=layout == "col" if layout != "auto" else None)
+        d = trainer.to_device(ds, transposed=layout == "col" if layout != "auto" else None)
     with jax.default_matmul_precision(precision):
-        params = init(training.seed_keys(0, seeds))
+        params = init(trainer.seed_keys(0, seeds))
         t0 = time.perf_counter()
         compiled = run.lower(params, d, epochs).compile()
         compile_s = time.perf_counter() - t0
@@ -130,7 +131,8 @@ def first_layer_error(x, precision: str, n: int = 4000) -> dict:
     at `precision` and every split (bf16 with SPLIT_PARTS[precision] parts, fp16 with 2)."""
     import jax
     import jax.numpy as jnp
-    from distnet import layers, training
+    from distnet.nn import split
+    from distnet.run import trainer
     rng = np.random.default_rng(0)
     x = x[:n]
     w = rng.uniform(-1 / 28, 1 / 28, (D, 20 * H)).astype(np.float32)
@@ -140,8 +142,8 @@ def first_layer_error(x, precision: str, n: int = 4000) -> dict:
     with jax.default_matmul_precision(precision):
         out = {"plain": err(jax.jit(lambda w, g: (jnp.asarray(x) @ w, jnp.asarray(x).T @ g))(w, g))}
         for kind in SPLITS:
-            s = layers.split_input(x, training.split_parts(kind, precision), kind)
-            y, vjp = jax.vjp(lambda w: layers.split_matmul(s, w), jnp.asarray(w))
+            s = split.split_input(x, trainer.split_parts(kind, precision), kind)
+            y, vjp = jax.vjp(lambda w: split.matmul(s, w), jnp.asarray(w))
             out[kind] = err((y, vjp(jnp.asarray(g))[0]))
     return out
 

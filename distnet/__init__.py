@@ -1,8 +1,16 @@
 """distnet: distance-based representations in neural networks (JAX/Flax).
 
-Reproduces Oursland, "Neural Networks Learn Distance Metrics" (arXiv:2502.02103).
-Public entry points: `distnet.models.get`, `distnet.training.make_train`, `distnet.data.load`,
-`distnet.checkpoint.restore`, `distnet.runs`.
+Reproduces Oursland, "Neural Networks Learn Distance Metrics" (arXiv:2502.02103). The package is laid out as
+the data flows:
+
+    config.py, data.py   what a study is: its config schema and its datasets
+    nn/                  the networks: layers, the exact 16-bit first layer, the variant registry
+    run/                 running a study: the pure trainer, the plan, the study loop, the run folder
+    analysis/            analysing a study: statistics, probes, comparisons, report, figures
+
+Each part imports only the parts before it. Entry points: `python train.py`,
+`python -m distnet.analysis.analyze DIR`, `python -m distnet.analysis.report DIR`; from Python,
+`distnet.nn.models.get`, `distnet.run.trainer.make_train`, `distnet.run.folder.load`.
 """
 
 __version__ = "0.1.0"

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from distnet.config import ConfigError, is_int
+
 NAMES = ("mnist", "fashion_mnist", "gaussians")
 SOURCES = ("auto", "idx", "tfds")
 PREPROCESS = ("raw", "standardize", "unit")
@@ -162,6 +164,20 @@ def gaussians(n_train=2000, n_test=1000, dim=784, classes=10, seed=0, separation
 
 # --- the config entry point -------------------------------------------------------------------------
 
+def check_config(dcfg) -> None:
+    """Every field of a config's `data` block is in range (ConfigError naming the field otherwise)."""
+    for field, choices in (("name", NAMES), ("source", SOURCES), ("preprocess", PREPROCESS)):
+        if dcfg[field] not in choices:
+            raise ConfigError(f"config.data.{field}={dcfg[field]!r}; choose one of {', '.join(choices)}")
+    for field in ("n_train", "n_test"):
+        if not is_int(dcfg[field]) or dcfg[field] < 0:
+            raise ConfigError(f"config.data.{field}={dcfg[field]!r} must be an integer >= 0 (0 = all)")
+    if dcfg.name == "gaussians" and (not is_int(dcfg.dim) or dcfg.dim < 1):
+        raise ConfigError(f"config.data.dim={dcfg.dim!r} must be a positive integer (>= 1)")
+    if not is_int(dcfg.seed) or not 0 <= dcfg.seed < 2 ** 32:
+        raise ConfigError(f"config.data.seed={dcfg.seed!r} must be an integer in 0..{2 ** 32 - 1}")
+
+
 def resolve_dir(dcfg) -> Path | None:
     """The IDX folder the config names: data.dir, else $DISTNET_DATA_DIR/<name>, else None."""
     if dcfg.get("dir"):
@@ -178,11 +194,9 @@ def preprocess(ds: Dataset, how: str, scale: float = 255.0) -> Dataset:
         return ds
     if how == "unit":
         f = lambda x: x / np.float32(scale)
-    elif how == "standardize":
+    else:   # standardize (check_config admits no other value)
         mean, std = ds.x_train.mean(), ds.x_train.std()
         f = lambda x: (x - mean) / std
-    else:
-        raise ValueError(f"unknown preprocess {how!r}; choose one of {PREPROCESS}")
     return dataclasses.replace(ds, x_train=f(ds.x_train).astype(np.float32), x_test=f(ds.x_test).astype(np.float32))
 
 
@@ -196,24 +210,20 @@ def array_digest(ds: Dataset) -> str:
 
 def load(dcfg) -> Dataset:
     """Load, subset and preprocess the dataset a config's `data` block describes."""
-    if dcfg.name not in NAMES:
-        raise DataError(f"unknown dataset {dcfg.name!r}; choose one of {', '.join(NAMES)}")
-    n_train, n_test = int(dcfg.get("n_train", 0) or 0), int(dcfg.get("n_test", 0) or 0)
+    check_config(dcfg)
+    n_train, n_test = dcfg.n_train, dcfg.n_test
     if dcfg.name == "gaussians":
-        ds = gaussians(n_train or 2000, n_test or 1000, dim=dcfg.get("dim", 784), classes=dcfg.get("classes", 10),
-                       seed=dcfg.get("seed", 0))
+        ds = gaussians(n_train or 2000, n_test or 1000, dim=dcfg.dim, seed=dcfg.seed)
         scale = float(np.abs(ds.x_train).max())
     else:
         folder = resolve_dir(dcfg)
-        source = dcfg.get("source", "auto")
+        source = dcfg.source
         if source == "idx" or (source == "auto" and folder is not None):
             if folder is None:
                 raise DataError(f"data.source=idx needs a folder: set data.dir=FOLDER or ${ENV_DIR}=FOLDER")
             ds = load_idx(folder)
-        elif source in ("tfds", "auto"):
-            ds = load_tfds(dcfg.name)
         else:
-            raise DataError(f"unknown data.source {source!r}; choose one of {', '.join(SOURCES)}")
+            ds = load_tfds(dcfg.name)
         scale = 255.0
     for split, n in (("train", n_train), ("test", n_test)):
         if n > len(getattr(ds, f"x_{split}")):
@@ -223,7 +233,7 @@ def load(dcfg) -> Dataset:
         ds = dataclasses.replace(ds, x_train=ds.x_train[:n_train], y_train=ds.y_train[:n_train])
     if n_test:
         ds = dataclasses.replace(ds, x_test=ds.x_test[:n_test], y_test=ds.y_test[:n_test])
-    ds = preprocess(ds, dcfg.get("preprocess", "raw"), scale)
-    ds.info = {**ds.info, "name": dcfg.name, "n_train": len(ds.x_train), "n_test": len(ds.x_test),
-               "array_sha256": array_digest(ds)}
+    ds = preprocess(ds, dcfg.preprocess, scale)
+    ds.info = {**ds.info, "name": dcfg.name, "classes": ds.classes, "n_train": len(ds.x_train),
+               "n_test": len(ds.x_test), "array_sha256": array_digest(ds)}
     return ds

@@ -1,7 +1,7 @@
 """Write notebooks/01_results.ipynb and 02_distance_geometry.ipynb (no outputs). Run: python notebooks/build_notebooks.py
 
 The notebooks are generated so that their source stays reviewable here; edit this file, not the .ipynb.
-Each notebook's first cell holds its parameters; tests/test_notebooks.py replaces it to run against a smoke run.
+Each notebook's first cell holds its parameters; tests/integration/test_notebooks.py replaces it to run against a smoke run.
 """
 from pathlib import Path
 
@@ -18,44 +18,44 @@ os.chdir(ROOT)
 import numpy as np
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
-from distnet import runs'''
+from distnet.run import folder'''
 
 RESULTS = [
     ("markdown", "# Results of a run folder\nTables and curves of every variant in `RUN_DIR` "
-                 "(read through `distnet.runs`). Set `RUN_DIR` below; nothing is trained."),
+                 "(read through `distnet.run.folder`). Set `RUN_DIR` below; nothing is trained."),
     ("code", 'RUN_DIR = "runs/default"'),
-    ("code", SETUP + "\nfrom distnet import plots, report"),
-    ("code", 'assert runs.is_run_folder(RUN_DIR), f"{RUN_DIR} is not a run folder: train one with train.py"\n'
-             "run = runs.load(RUN_DIR)\n"
+    ("code", SETUP + "\nfrom distnet.analysis import compare, plots, render\nfrom distnet.run import summary"),
+    ("code", 'assert folder.is_run_folder(RUN_DIR), f"{RUN_DIR} is not a run folder: train one with train.py"\n'
+             "run = folder.load(RUN_DIR)\n"
              "print({v: (r['summary'] or {}).get('status', 'unfinished') for v, r in run.items()})\n"
-             "display(Markdown(runs.summary_table([r['summary'] for r in run.values() if r['summary']])))"),
+             "display(Markdown(summary.summary_table([r['summary'] for r in run.values() if r['summary']])))"),
     ("markdown", "## The comparison report\nPer-variant statistics, pairwise tests and the paper's numbers "
-                 "(`python -m distnet.report RUN_DIR` writes the same to disk)."),
-    ("code", "rep, records = report.build([RUN_DIR])\ndisplay(Markdown(report.markdown(rep, [])))"),
+                 "(`python -m distnet.analysis.report RUN_DIR` writes the same to disk)."),
+    ("code", "rep, records = compare.build([RUN_DIR])\ndisplay(Markdown(render.markdown(rep, [])))"),
     ("markdown", "## Curves"),
     ("code", "display(plots.learning_curves(records))\ndisplay(plots.final_accuracy(records))\n"
              "if any(r['stats'] for r in records):\n    display(plots.dead_units(records))\n"
              "plt.close('all')"),
     ("code", "analyzed = [r for r in records if r['stats'] and 'perturbation' in r['stats']]\n"
              "if analyzed:\n    display(plots.perturbation(analyzed))\n    display(plots.noise(analyzed))\n"
-             "else:\n    print('run `python -m distnet.analyze RUN_DIR` for perturbation and noise curves')\n"
+             "else:\n    print('run `python -m distnet.analysis.analyze RUN_DIR` for perturbation and noise curves')\n"
              "plt.close('all')"),
 ]
 
 GEOMETRY = [
     ("markdown", "# Distance geometry of one trained network\nFor the variant and seed chosen below: classes "
                  "along first-layer units, prototypes and centres, the output layer's distance or intensity "
-                 "reading, perturbation and noise curves. Read from the statistics `python -m distnet.analyze` "
+                 "reading, perturbation and noise curves. Read from the statistics `python -m distnet.analysis.analyze` "
                  "wrote (stats.json); whatever is missing is computed here from the checkpoint (never trained)."),
     ("code", 'RUN_DIR = "runs/default"\nVARIANT = "ReLU"\nSEED = 0'),
-    ("code", SETUP + "\nimport jax\nfrom distnet import analyze, stats\n"
-             "vdir = runs.variant_dir(RUN_DIR, VARIANT)\nmodel = runs.load_model(vdir)\n"
-             "params = jax.tree_util.tree_map(lambda a: a[SEED:SEED + 1], runs.load_params(vdir))  # seed axis kept\n"
-             "ds = runs.load_data(vdir)\nprint(VARIANT, 'seed', SEED, model.spec, len(ds.x_train), 'train inputs')\n"
-             "S, K = runs.load_stats(vdir) or {}, SEED   # K: this seed's index in S\n"
+    ("code", SETUP + "\nimport jax\nfrom distnet.analysis import analyze, stats\n"
+             "vdir = folder.variant_dir(RUN_DIR, VARIANT)\nmodel = folder.load_model(vdir)\n"
+             "params = jax.tree_util.tree_map(lambda a: a[SEED:SEED + 1], folder.load_params(vdir))  # seed axis kept\n"
+             "ds = folder.load_data(vdir)\nprint(VARIANT, 'seed', SEED, model.spec, len(ds.x_train), 'train inputs')\n"
+             "S, K = folder.load_stats(vdir) or {}, SEED   # K: this seed's index in S\n"
              "if 'perturbation' not in S:\n"
-             "    print('no stats.json: computing this seed\\'s here (`python -m distnet.analyze RUN_DIR` stores every seed\\'s)')\n"
-             "    S, K = analyze.expensive(model, params, ds, *stats.cheap_parts(model, params, ds)[1:], log=lambda *a: None), 0\n"
+             "    print('no stats.json: computing this seed\\'s here (`python -m distnet.analysis.analyze RUN_DIR` stores every seed\\'s)')\n"
+             "    S, K = analyze.distance_statistics(model, params, ds, *stats.activity_and_geometry(model, params, ds)[1:], log=lambda *a: None), 0\n"
              "def seed_of(tree):\n"
              "    \"\"\"This seed's values as float arrays (null -> NaN).\"\"\"\n"
              "    return jax.tree_util.tree_map(lambda a: np.asarray(a, float)[K], tree, is_leaf=lambda a: isinstance(a, list))"),

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -26,9 +27,21 @@ def mnist_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory) -> Path:
-    """A finished smoke run folder (configs/smoke.py), trained once per test session."""
-    from distnet import experiment
+    """A finished smoke run folder (configs/smoke.py), trained once per test session as train.py trains it."""
+    from distnet.analysis import stats
+    from distnet.run import study
 
     workdir = tmp_path_factory.mktemp("smoke_run")
-    experiment.run_all(load_config("smoke"), workdir, log=lambda *a: None)
+    study.run_all(load_config("smoke"), workdir, log=lambda *a: None, summarize=stats.summary_statistics)
     return workdir
+
+
+@pytest.fixture(scope="session")
+def analyzed(smoke_run, tmp_path_factory):
+    """An analyzed copy of the smoke run (the session's smoke_run itself stays as training left it)."""
+    from distnet.analysis import analyze
+
+    run = tmp_path_factory.mktemp("analyzed") / "smoke"
+    shutil.copytree(smoke_run, run)
+    assert analyze.main([str(run)]) == 0
+    return run

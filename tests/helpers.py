@@ -1,15 +1,18 @@
-"""Helpers shared by test modules (import this, not conftest: tests/faults has a conftest of its own)."""
+"""Helpers shared by test modules (import this, not conftest: tests/integration has a conftest of its own)."""
 from __future__ import annotations
 
 import gzip
 import hashlib
 import importlib.util
+import json
 import os
 import struct
 import subprocess
 import sys
 from pathlib import Path
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -17,6 +20,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from distnet import data  # noqa: E402  (needs ROOT on sys.path)
+from distnet.nn import models  # noqa: E402
 
 
 def load_config(name: str):
@@ -67,3 +71,120 @@ def write_idx_folder(folder, n_train: int = 12, n_test: int = 6, sums: bool = Tr
     if sums:
         (folder / "SHA256SUMS").write_text("\n".join(lines) + "\n")
     return arrays
+
+
+# --- small datasets and networks shared by test modules ---------------------------------------------------
+
+def raw_pixels(n, d, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, (n, d)).astype(np.float32)
+
+
+def tiny_dataset(n_train=600, n_test=200, dim=100, classes=10):
+    x = raw_pixels(n_train + n_test, dim, seed=2)
+    teacher = np.random.default_rng(3).standard_normal((dim, classes))
+    y = np.argmax((x - 128) @ teacher, axis=1).astype(np.int32)
+    return data.Dataset(x[:n_train], y[:n_train], x[n_train:], y[n_train:], classes, info={})
+
+
+def small_data(n=96, dim=20, seed=0, scale=3.0):
+    ds = data.gaussians(n, 48, dim=dim, classes=10, seed=seed)
+    ds.x_train *= scale
+    ds.x_test *= scale
+    return ds
+
+
+def stack_params(*trees):
+    return jax.tree_util.tree_map(lambda *a: jnp.stack([jnp.asarray(x, jnp.float32) for x in a]), *trees)
+
+
+def trained_like(seed=0, d=6, n=120):
+    """A random ReLU2 network and data labelled by its own predictions (so it is 100% accurate)."""
+    model = models.get("ReLU2", hidden=8, classes=3)
+    k1, k2, k3 = jax.random.split(jax.random.PRNGKey(seed), 3)
+    params_S = jax.vmap(lambda k: model.init(k, jnp.zeros((1, d)))["params"])(jax.random.split(k1, 2))
+    x = np.asarray(jax.random.normal(k2, (n, d)))
+    y = np.asarray(jnp.argmax(model.apply({"params": jax.tree_util.tree_map(lambda a: a[0], params_S)}, x), -1))
+    return model, params_S, x, y
+
+
+PAPER_PROTOCOL = {"epochs": 5000, "seeds": 20, "seed": 0, "data": "mnist", "preprocess": "raw", "n_train": 60000,
+                  "n_test": 10000, "lr": 1e-3, "hidden": 128}
+
+
+def compare_record(protocol, accs, variant="ReLU", status="complete"):
+    """A record as distnet.analysis.compare.gather returns one, with per-seed final accuracies `accs`."""
+    acc = np.asarray(accs, np.float64)
+    m = {"epoch": np.array([0, protocol["epochs"]]), "test_acc": np.stack([acc * 0, acc], 1),
+         "train_acc": np.stack([acc * 0, acc], 1), "train_loss": np.stack([acc * 0 + 2, acc * 0 + 1], 1)}
+    return {"name": variant, "variant": variant, "dir": "x", "status": status, "protocol": protocol,
+            "summary": {"status": status, "epochs": protocol["epochs"]}, "metrics": m, "stats": None}
+
+
+def strict_json(text):
+    """json.loads that refuses bare NaN/Infinity (what other JSON parsers refuse)."""
+    def refuse(name):
+        raise ValueError(f"bare {name} in JSON")
+    return json.loads(text, parse_constant=refuse)
+
+
+# --- damaged IDX folders: one per way a data folder goes bad -----------------------------------------------
+
+STEMS = data.IDX_FILES   # key -> file stem
+
+
+def _write(folder, key, raw: bytes) -> None:
+    (folder / f"{STEMS[key]}.gz").write_bytes(gzip.compress(raw, mtime=0))
+
+
+def make_idx_folder(folder):
+    """A small valid MNIST-format folder (30 train, 10 test 4x4 images) with a SHA256SUMS file."""
+    write_idx_folder(folder, n_train=30, n_test=10)
+    return folder
+
+
+def _truncate(f, key):
+    p = f / f"{STEMS[key]}.gz"
+    p.write_bytes(p.read_bytes()[: len(p.read_bytes()) // 2])
+
+
+def _flip(f, key):
+    p = f / f"{STEMS[key]}.gz"
+    b = bytearray(p.read_bytes())
+    for i in range(12, len(b) - 8, 7):      # scramble the deflate stream, keep the gzip header
+        b[i] ^= 0x5A
+    p.write_bytes(bytes(b))
+
+
+# case -> (corrupt the folder, text the message must contain, file named in the message or None for folder)
+DATA_CASES = {
+    "missing file": (lambda f: (f / f"{STEMS['y_test']}.gz").unlink(), "file not found", "y_test"),
+    "truncated gzip": (lambda f: _truncate(f, "x_train"), "truncated or corrupt", "x_train"),
+    "corrupt gzip": (lambda f: _flip(f, "x_test"), "truncated or corrupt", "x_test"),
+    "wrong magic": (lambda f: _write(f, "y_train", idx_bytes(np.zeros((30, 1)), magic_ndim=2)),
+                    "wrong IDX magic number", "y_train"),
+    "shape cut short": (lambda f: _write(f, "x_test", idx_bytes(np.zeros((10, 4, 4)))[:-5]),
+                        "header promises shape", "x_test"),
+    "images/labels count": (lambda f: _write(f, "y_train", idx_bytes(np.zeros(29))), "differ in count", None),
+    "image shapes differ": (lambda f: _write(f, "x_test", idx_bytes(np.zeros((10, 5, 5)))), "differ in shape", None),
+    "label out of range": (lambda f: _write(f, "y_test", idx_bytes(np.full(10, 10))), "out of range 0..9", "y_test"),
+    "checksum mismatch": (lambda f: (f / "SHA256SUMS").write_text(
+        (f / "SHA256SUMS").read_text().replace((f / "SHA256SUMS").read_text()[:8], "deadbeef", 1)),
+        "SHA256SUMS says", "x_train"),
+}
+
+
+FIXES = ("download it again", "replace", "check you have the right file", "point data.dir", "belong together")
+
+
+def bad_folder(tmp_path, case):
+    folder = make_idx_folder(tmp_path / case.replace(" ", "_") / "mnist")
+    if (f := folder / "SHA256SUMS").exists() and case not in ("checksum mismatch",):
+        f.unlink()      # checked by its own case; the others must fail on their own defect
+    DATA_CASES[case][0](folder)
+    return folder
+
+
+def idx_cfg(smoke_cfg, folder):
+    smoke_cfg.data.name, smoke_cfg.data.source, smoke_cfg.data.dir = "mnist", "idx", str(folder)
+    smoke_cfg.data.n_train, smoke_cfg.data.n_test = 0, 0
+    return smoke_cfg

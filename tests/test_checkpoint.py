@@ -2,7 +2,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from distnet import checkpoint, runs
+from distnet.run import checkpoint, folder
 
 
 def test_save_restore_roundtrip_and_latest(tmp_path):
@@ -12,7 +12,7 @@ def test_save_restore_roundtrip_and_latest(tmp_path):
     assert checkpoint.steps(tmp_path) == [0, 10]
     np.testing.assert_array_equal(checkpoint.restore(tmp_path, 0)["hidden"]["kernel"], p["hidden"]["kernel"])
     np.testing.assert_array_equal(checkpoint.restore(tmp_path)["hidden"]["bias"], 2.0)
-    assert runs.read_json(tmp_path / "checkpoints" / "0.json") == {"step": 0, "wall_time_s": 0.0}
+    assert folder.read_json(tmp_path / "checkpoints" / "0.json") == {"step": 0, "wall_time_s": 0.0}
     with pytest.raises(FileNotFoundError, match="available: \\[0, 10\\]"):
         checkpoint.restore(tmp_path, 5)
 

@@ -1,4 +1,3 @@
-import gzip
 
 import ml_collections
 import numpy as np
@@ -6,7 +5,7 @@ import pytest
 
 from distnet import data
 
-from helpers import idx_bytes, write_idx_folder
+from helpers import DATA_CASES, FIXES, STEMS, bad_folder, idx_cfg, make_idx_folder, write_idx_folder
 
 MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
@@ -18,37 +17,6 @@ def test_idx_roundtrip_flattens_and_checks_sums(tmp_path):
     assert ds.x_train.shape == (12, 16) and ds.x_train.dtype == np.float32 and ds.y_test.dtype == np.int32
     np.testing.assert_array_equal(ds.x_test, arrays["x_test"].reshape(6, 16))
     assert all(f["checked"] for f in ds.info["files"].values())
-
-
-def test_checksum_mismatch_names_the_file(tmp_path):
-    write_idx_folder(tmp_path)
-    lines = (tmp_path / "SHA256SUMS").read_text().splitlines()
-    digest, name = lines[0].split()                       # the train-images entry
-    lines[0] = f"{'1' if digest[0] == '0' else '0'}{digest[1:]}  {name}"
-    (tmp_path / "SHA256SUMS").write_text("\n".join(lines) + "\n")
-    with pytest.raises(data.DataError, match="train-images-idx3-ubyte.gz: SHA-256"):
-        data.load_idx(tmp_path)
-
-
-@pytest.mark.parametrize("damage,match", [
-    (lambda p: p.unlink(), "file not found"),
-    (lambda p: p.write_bytes(p.read_bytes()[:20]), "truncated or corrupt"),
-    (lambda p: p.write_bytes(gzip.compress(b"\x00\x00\x08\x01" + b"\x00" * 8)), "wrong IDX magic"),
-    (lambda p: p.write_bytes(gzip.compress(idx_bytes(np.zeros((12, 4, 4)))[:-5])), "truncated or corrupt"),
-])
-def test_damaged_files_get_one_clear_sentence(tmp_path, damage, match):
-    write_idx_folder(tmp_path, sums=False)
-    damage(tmp_path / "train-images-idx3-ubyte.gz")
-    with pytest.raises(data.DataError, match=match) as e:
-        data.load_idx(tmp_path)
-    assert "train-images-idx3-ubyte.gz" in str(e.value)
-
-
-def test_labels_out_of_range_are_refused(tmp_path):
-    write_idx_folder(tmp_path, sums=False)
-    (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(idx_bytes(np.full(6, 11))))
-    with pytest.raises(data.DataError, match="label 11 out of range"):
-        data.load_idx(tmp_path)
 
 
 def test_gaussians_are_deterministic_with_known_means():
@@ -66,7 +34,7 @@ def _dcfg(**kw):
     return c
 
 
-def test_preprocess_options():
+def test_preprocess_unit_scales_to_one_and_standardize_to_zero_mean_unit_std():
     raw = data.load(_dcfg())
     unit = data.load(_dcfg(preprocess="unit"))
     std = data.load(_dcfg(preprocess="standardize"))
@@ -81,7 +49,7 @@ def test_idx_source_without_folder_says_how_to_fix(monkeypatch):
         data.load(_dcfg(name="mnist", source="idx"))
 
 
-def test_real_mnist_files(mnist_dir):
+def test_the_real_mnist_files_have_their_known_shapes_class_counts_and_digests(mnist_dir):
     ds = data.load_idx(mnist_dir)
     assert ds.x_train.shape == (60000, 784) and ds.x_test.shape == (10000, 784)
     assert ds.x_train.min() == 0 and ds.x_train.max() == 255
@@ -92,13 +60,13 @@ def test_real_mnist_files(mnist_dir):
     assert files["train-images-idx3-ubyte"]["sha256"].startswith("ba891046e6505d7a")
 
 
-def test_env_dir_layout_and_subset(mnist_dir, monkeypatch):
+def test_the_env_dir_holds_one_folder_per_dataset_and_n_train_takes_a_prefix(mnist_dir, monkeypatch):
     monkeypatch.setenv(data.ENV_DIR, str(mnist_dir.parent))
     ds = data.load(_dcfg(name="mnist", n_train=1000, n_test=0))
     assert ds.x_train.shape == (1000, 784) and ds.x_test.shape == (10000, 784) and ds.info["source"] == "idx"
 
 
-def test_tfds_source_uses_tfds_load(monkeypatch):
+def test_the_tfds_source_loads_through_tfds_load(monkeypatch):
     """The tfds path without the network: a stand-in module records the call and returns tiny arrays."""
     import sys
     import types
@@ -116,3 +84,26 @@ def test_tfds_source_uses_tfds_load(monkeypatch):
     ds = data.load(_dcfg(name="fashion_mnist", source="auto", n_train=0, n_test=0))
     assert calls == [("fashion_mnist", "train", -1, True), ("fashion_mnist", "test", -1, True)]
     assert ds.x_train.shape == (6, 784) and ds.x_train.max() == 7 and ds.info["source"] == "tfds"
+
+
+def test_a_valid_idx_folder_loads_through_the_config_with_its_sums_checked(tmp_path, smoke_cfg):
+    ds = data.load(idx_cfg(smoke_cfg, make_idx_folder(tmp_path / "mnist")).data)
+    assert ds.x_train.shape == (30, 16) and all(f["checked"] for f in ds.info["files"].values())
+
+
+@pytest.mark.parametrize("case", DATA_CASES)
+def test_every_damaged_data_folder_gets_one_sentence_naming_the_file_and_the_fix(case, tmp_path, smoke_cfg):
+    folder = bad_folder(tmp_path, case)
+    _, text, key = DATA_CASES[case]
+    with pytest.raises(data.DataError) as e:
+        data.load(idx_cfg(smoke_cfg, folder).data)
+    msg = str(e.value)
+    assert text in msg and "\n" not in msg and any(fix in msg for fix in FIXES), msg
+    assert (STEMS[key] if key else str(folder)) in msg
+
+
+def test_asking_for_more_examples_than_the_dataset_has_is_refused(tmp_path, smoke_cfg):
+    cfg = idx_cfg(smoke_cfg, make_idx_folder(tmp_path / "mnist"))
+    cfg.data.n_train = 31
+    with pytest.raises(data.DataError, match=r"n_train=31 is larger than the 30 train examples"):
+        data.load(cfg.data)

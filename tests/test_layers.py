@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from distnet import layers, models
+from distnet.nn import layers, models
 
 from reference import forward, to64
 
@@ -20,7 +20,7 @@ def test_forward_matches_numpy_formula(name):
 
 
 @pytest.mark.parametrize("form", layers.OFFSETL2_FORMS)
-def test_offsetl2_forms_match_numpy(form):
+def test_both_offsetl2_forms_match_numpy(form):
     rng = np.random.default_rng(3)
     x = rng.normal(0, 50, (40, 16)).astype(np.float32)
     mu = rng.normal(0, 50, (5, 16)).astype(np.float32)
@@ -35,7 +35,7 @@ def test_offsetl2_forms_match_numpy(form):
 
 
 @pytest.mark.parametrize("form", layers.OFFSETL2_FORMS)
-def test_offsetl2_finite_at_centre(form):
+def test_offsetl2_output_and_gradient_are_finite_at_its_centre(form):
     mu = jnp.arange(6.0).reshape(2, 3)
     params = {"mu": mu, "alpha": jnp.ones((2, 3))}
     layer = layers.OffsetL2(2, form=form)
@@ -66,7 +66,7 @@ def test_linear_init_is_pytorch_default_in_distribution():
     assert _ks_uniform(k * 1.2, 1 / 28) < 1e-6
 
 
-def test_offsetl2_init():
+def test_offsetl2_init_draws_mu_from_normal_and_sets_alpha_to_one():
     p = models.get("Abs-L2", hidden=128).init(jax.random.PRNGKey(0), jnp.zeros((1, 784)))["params"]["output"]
     assert p["mu"].shape == p["alpha"].shape == (10, 128)
     np.testing.assert_array_equal(p["alpha"], 1.0)

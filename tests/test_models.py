@@ -3,7 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from distnet import models
+from distnet.nn import models
 
 
 def test_registry_has_exactly_the_papers_16_names():
@@ -15,7 +15,7 @@ def test_registry_has_exactly_the_papers_16_names():
 
 
 @pytest.mark.parametrize("name", models.NAMES)
-def test_parameter_names_and_shapes(name):
+def test_parameter_names_and_shapes_are_the_documented_ones(name):
     p = models.get(name, hidden=12, classes=7).init(jax.random.PRNGKey(0), jnp.zeros((1, 20)))["params"]
     assert p["hidden"]["kernel"].shape == (20, 12) and p["hidden"]["bias"].shape == (12,)
     if name.endswith(("-L2", "-L2-Neg")):

@@ -1,0 +1,130 @@
+"""Compute every distance statistic of a finished run folder from its checkpoints; never retrains.
+
+    python -m distnet.analysis.analyze DIR [--force] [--variants A,B]
+
+Writes DIR/<variant>/stats.json (read it with `distnet.run.folder.load_stats`): the summary statistics training
+records (unit activity, output-geometry shares; recomputed here from the same checkpoint) and the rest: class
+distributions along first-layer units, histogram data, prototypes and centres, perturbation probes and
+input-noise robustness. Variants whose stats.json records their latest checkpoint's step are skipped unless
+--force; diverged variants (NaN parameters) are always skipped.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from distnet import data
+from distnet.analysis import probes, stats
+from distnet.run import files, folder
+
+
+def distance_statistics(model, params_S, ds, activity, geometry, log=print) -> dict:
+    """Every statistic of stats.json but the summary ones, JSON-ready. `activity` and `geometry` are the raw
+    unit activity and output geometry `stats.activity_and_geometry` already computed."""
+    classes = ds.classes
+    log("  class distributions along first-layer units (train)")
+    moments = stats.class_moments(model, params_S, ds.x_train, ds.y_train, classes, "hidden_pre")
+    sep_SxU = stats.separation(moments)
+    hist = stats.unit_histogram(model, params_S, ds.x_train, ds.y_train, np.argmax(sep_SxU, -1), classes)
+    log("  prototypes (train)")
+    protos = stats.prototype_geometry(model, params_S, ds.x_train, ds.y_train, classes)
+    clamps = {}
+    for layer in stats.POST:
+        log(f"  perturbation probes on {layer} (test)")
+        p = probes.perturbation(model, params_S, ds.x_test, ds.y_test, layer)
+        clamps[layer] = {**p, **{f"half_{w}": probes.half_point(p["fractions"], p[w]) for w in ("below", "above")}}
+    log("  input-noise robustness (test)")
+    scale = float(np.std(ds.x_train))
+    noise = probes.noise_robustness(model, params_S, ds.x_test, ds.y_test, [scale * s for s in probes.NOISE_SCALES])
+    return files.plain({"activity_fraction": activity, "class_distributions": {**moments, "separation": sep_SxU},
+                        "histogram": hist, "output_geometry": geometry, "prototypes": protos, "perturbation": clamps,
+                        "noise": {**noise, "scale_of_inputs_std": np.asarray(probes.NOISE_SCALES),
+                                  "input_std": scale}})
+
+
+def analyze_variant(vdir, ds, log=print, step: int | None = None) -> dict:
+    """All statistics of one variant's checkpoint at `step` (the latest when None); written to vdir/stats.json
+    and returned."""
+    t0 = time.perf_counter()
+    model = folder.load_model(vdir)
+    step = folder.checkpoint_steps(vdir)[-1] if step is None else step
+    params_S = folder.load_params(vdir, step)
+    with jax.default_matmul_precision(folder.read_config(vdir)["config"]["matmul_precision"]):
+        log("  unit activity and output geometry (train and test)")
+        summary, activity, geometry = stats.activity_and_geometry(model, params_S, ds)
+        out = {"variant": Path(vdir).name, "step": step, "summary": summary,
+               **distance_statistics(model, params_S, ds, activity, geometry, log)}
+    out["wall_time_s"] = time.perf_counter() - t0
+    folder.write_stats(vdir, out)
+    return out
+
+
+def is_fresh(vdir, step: int) -> bool:
+    """stats.json was computed from the checkpoint at `step` (by its recorded step; file times lie after copies)."""
+    s = folder.load_stats(vdir)
+    return s is not None and s.get("step") == step
+
+
+def analyze(workdir, variants=None, force=False, log=print) -> list[str]:
+    """Analyze every finished variant of a run folder (data loaded once per distinct data config)."""
+    cache = {}
+    done = []
+    for v in variants or folder.list_variants(workdir):
+        vdir = folder.variant_dir(workdir, v)
+        steps = folder.checkpoint_steps(vdir)
+        if not folder.is_complete(vdir) or not steps:
+            log(f"{v}: not finished (no summary.json or no checkpoint), skipping")
+            continue
+        if folder.read_summary(vdir)["status"] == "diverged":
+            log(f"{v}: diverged (NaN/Inf parameters), skipping: its statistics would be meaningless")
+            continue
+        step = steps[-1]
+        if not force and is_fresh(vdir, step):
+            log(f"{v}: stats.json is up to date, skipping (--force recomputes)")
+            continue
+        key = json.dumps(folder.read_config(vdir)["config"]["data"], sort_keys=True)
+        if key not in cache:
+            log(f"loading data for {v}")
+            cache[key] = folder.load_data(vdir)
+        log(f"{v}: analyzing checkpoint {step}")
+        out = analyze_variant(vdir, cache[key], log, step)
+        log(f"{v}: done in {out['wall_time_s']:.1f}s -> {vdir / folder.STATS_FILE}")
+        done.append(v)
+    return done
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m distnet.analysis.analyze", description=__doc__.split("\n")[0])
+    ap.add_argument("dir", help="a run folder written by train.py")
+    ap.add_argument("--force", action="store_true", help="recompute variants whose stats.json is up to date")
+    ap.add_argument("--variants", default="", help="comma list of variants (default: all)")
+    args = ap.parse_args(argv)
+    if not folder.is_run_folder(args.dir):
+        print(f"error: {args.dir} is not a run folder (no <variant>/config.json inside); "
+              f"give a folder written by train.py", file=sys.stderr)
+        return 2
+    variants = [v for v in args.variants.split(",") if v] or None
+    unknown = sorted(set(variants or ()) - set(folder.list_variants(args.dir)))
+    if unknown:
+        print(f"error: no variant {', '.join(unknown)} in {args.dir}; it holds "
+              f"{', '.join(folder.list_variants(args.dir))}", file=sys.stderr)
+        return 2
+    t0 = time.perf_counter()
+    try:
+        done = analyze(args.dir, variants, args.force)
+    except (data.DataError, OSError, KeyError, ValueError, zipfile.BadZipFile) as e:
+        print(f"error: {folder.error_text(e)}", file=sys.stderr)
+        return 2
+    print(f"analyzed {len(done)} variant(s) in {time.perf_counter() - t0:.0f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""The variants of one or more run folders side by side, as plain data: per-variant rows, every pairwise test,
+and every published version of each variant's accuracy (distnet.analysis.render turns it into tables)."""
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+
+from distnet.analysis import significance
+from distnet.analysis.published import HIDDEN, LR, N_TEST, N_TRAIN, PREPROCESS, PUBLISHED, SEEDS
+from distnet.run import folder, summary
+
+PLATEAU_TOL = 0.01   # training loss "stops improving" once within 1% of its total decrease from the minimum
+
+
+def gather(dirs) -> list[dict]:
+    """One record per finished variant across the folders: name, status, protocol (epochs as trained, from
+    the summary; train/test sizes as loaded, from the data record), metrics, statistics. A variant name seen
+    in two folders gets its folder's name appended."""
+    out, seen = [], {}
+    for d in dirs:
+        for v, rec in folder.load(d).items():
+            if rec["summary"] is None or rec["metrics"] is None:
+                continue
+            seen[v] = seen.get(v, 0) + 1
+            c, info = rec["config"]["config"], rec["config"]["data"]
+            out.append({"name": v if seen[v] == 1 else f"{v} [{Path(d).name}]", "variant": v,
+                        "status": rec["summary"]["status"],
+                        "protocol": {"epochs": rec["summary"]["epochs"], "seeds": c["num_seeds"], "seed": c["seed"],
+                                     "data": c["data"]["name"], "preprocess": c["data"]["preprocess"],
+                                     "n_train": info["n_train"], "n_test": info["n_test"],
+                                     "lr": c["lr"], "hidden": c["hidden"]},
+                        "metrics": rec["metrics"], "stats": folder.load_stats(rec["dir"])})
+    return out
+
+
+def finished(records) -> list[dict]:
+    """The records that did not diverge: the only ones tested against each other or the paper."""
+    return [r for r in records if r["status"] != "diverged"]
+
+
+def protocol_differences(p: dict, paper_epochs: int) -> list[str]:
+    """How a run's protocol differs from the paper's ([] = the paper's protocol exactly)."""
+    want = {"epochs": (p["epochs"] == paper_epochs, paper_epochs), "lr": (p["lr"] == LR, LR),
+            "hidden": (p["hidden"] == HIDDEN, HIDDEN), "n_train": (p["n_train"] == N_TRAIN, N_TRAIN),
+            "n_test": (p["n_test"] == N_TEST, N_TEST), "data": (p["data"] == "mnist", "mnist"),
+            "preprocess": (p["preprocess"] == PREPROCESS, PREPROCESS), "seeds": (p["seeds"] >= SEEDS, SEEDS)}
+    return [f"{k} {p[k]} vs {paper}" for k, (same, paper) in want.items() if not same]
+
+
+def plateau_epoch(epoch_E, loss_SxE, tol=PLATEAU_TOL) -> int:
+    """First epoch at which the seed-mean training loss is within `tol` of its total decrease from its minimum."""
+    loss_E = np.nanmean(np.asarray(loss_SxE, np.float64), axis=0)
+    lo = np.nanmin(loss_E)
+    return int(np.asarray(epoch_E)[np.argmax(loss_E - lo <= tol * max(loss_E[0] - lo, 1e-12))])
+
+
+def half_summary(half_S) -> dict:
+    """Mean half point over the seeds that halve, and how many do (a plain mean hides those that never do)."""
+    h = np.asarray(half_S, np.float64)   # None (JSON null) -> NaN: the seed never halves
+    k = int(np.isfinite(h).sum())
+    return {"mean": float(np.nanmean(h)) if k else None, "halved": k, "seeds": len(h)}
+
+
+def _seed_mean(x):
+    return float(np.mean(x)) if x is not None and len(np.atleast_1d(x)) else None
+
+
+def variant_row(r) -> dict:
+    """Per variant: accuracy statistics, training accuracy, plateau epoch, dead units, distance share, probes."""
+    m, s = r["metrics"], r["stats"] or {}
+    row = {"name": r["name"], "protocol": r["protocol"], "status": r["status"],
+           "test_acc": summary.describe(m["test_acc"][:, -1]), "test_acc_per_seed": m["test_acc"][:, -1].tolist(),
+           "train_acc": summary.describe(m["train_acc"][:, -1]),
+           "plateau_epoch": plateau_epoch(m["epoch"], m["train_loss"])}
+    summ = s.get("summary")
+    if summ:
+        row["activity"] = {split: {layer: {k: (v if k == "units" else _seed_mean(v)) for k, v in c.items()}
+                                   for layer, c in per.items()} for split, per in summ["activity"].items()}
+        row["distance_share"] = _seed_mean(summ["output_geometry"]["distance_share"])
+        row["intensity_share"] = _seed_mean(summ["output_geometry"]["intensity_share"])
+    if "perturbation" in s:
+        row["half_point"] = {layer: {w: half_summary(p[f"half_{w}"]) for w in ("below", "above")}
+                             for layer, p in s["perturbation"].items()}
+    return row
+
+
+def pair_rows(records) -> list[dict]:
+    """Every pair: Welch's t-test, the paired t-test when they share seeds, Cohen's d; Holm within each family."""
+    rows = []
+    for a, b in itertools.combinations(records, 2):
+        x, y = a["metrics"]["test_acc"][:, -1], b["metrics"]["test_acc"][:, -1]
+        shared = (a["protocol"]["seed"], len(x)) == (b["protocol"]["seed"], len(y)) and len(x) > 1
+        rows.append({"a": a["name"], "b": b["name"], "diff_pct": 100 * float(x.mean() - y.mean()),
+                     "welch": significance.welch(x, y), "paired": significance.paired(x, y) if shared else None,
+                     "cohens_d": significance.cohens_d(x, y)})
+    for family in ("welch", "paired"):
+        idx = [i for i, r in enumerate(rows) if r[family]]
+        for i, adj in zip(idx, significance.holm([rows[i][family]["p"] for i in idx])):
+            rows[i][family]["p_holm"] = float(adj)
+    return rows
+
+
+def published_rows(records) -> list[dict]:
+    """The run's mean against every published version of the same variant, with both protocols; where the
+    run follows the paper's protocol exactly, also Welch's t-test of its seeds against the published mean,
+    std and n = 20."""
+    rows = []
+    for r in records:
+        acc = 100 * r["metrics"]["test_acc"][:, -1]
+        run_std = float(acc.std(ddof=1)) if len(acc) > 1 else 0.0
+        for version, (mean, std, epochs) in PUBLISHED.get(r["variant"], {}).items():
+            inside = None if std is None else bool(abs(acc.mean() - mean) <= 2 * std)
+            differs = protocol_differences(r["protocol"], epochs)
+            test = None
+            if not differs and std is not None:
+                test = significance.welch_from_stats(acc.mean(), run_std, len(acc), mean, std, SEEDS)
+            rows.append({"name": r["name"], "version": version, "paper_mean": mean, "paper_std": std,
+                         "paper_epochs": epochs, "run_mean": float(acc.mean()), "run_std": run_std,
+                         "inside_2std": inside, "run_protocol": r["protocol"], "comparable": not differs,
+                         "differences": differs, "welch_vs_paper": test})
+    return rows
+
+
+def build(dirs) -> tuple[dict, list[dict]]:
+    """(the whole comparison as plain data, what report.json holds; the gathered variant records)."""
+    records = gather(dirs)
+    if not records:
+        raise ValueError(f"no finished variant in {', '.join(map(str, dirs))}; train one with train.py first")
+    good = finished(records)
+    return {"dirs": [str(d) for d in dirs], "variants": [variant_row(r) for r in records],
+            "diverged": [r["name"] for r in records if r["status"] == "diverged"],
+            "pairs": pair_rows(good), "published": published_rows(good)}, records

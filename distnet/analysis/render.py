@@ -1,0 +1,127 @@
+"""The comparison as people read it: report.md (tables of accuracy, units, probes, tests and the paper's
+numbers, with the figures) and the accuracy table as LaTeX, from the plain data of distnet.analysis.compare.
+Each markdown section is one function returning its lines."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from distnet.run import summary
+
+
+def fmt_num(x, fmt="{:.2f}"):
+    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else fmt.format(x)
+
+
+def fmt_p(x):
+    return "n/a" if x is None or math.isnan(x) else (f"{x:.2e}" if x < 1e-3 else f"{x:.3f}")
+
+
+def fmt_half(h) -> str:
+    return f"{fmt_num(h['mean'])} ({h['halved']}/{h['seeds']} seeds halve)"
+
+
+def accuracy_section(rep: dict) -> list[str]:
+    lines = ["## Test accuracy (%, final epoch, over seeds)", "",
+             f"| variant | status | epochs | seeds | preprocess | n_train | {summary.ACC_HEAD} | loss plateau epoch |",
+             "|" + "---|" * 12]
+    for v in rep["variants"]:
+        p = v["protocol"]
+        lines.append(f"| {v['name']} | {v['status']} | {p['epochs']} | {p['seeds']} | {p['preprocess']} | "
+                     f"{p['n_train']} | {summary.acc_cells(v['test_acc'], v['train_acc'])} | {v['plateau_epoch']} |")
+    if rep["diverged"]:
+        lines += ["", f"**Diverged** (NaN/Inf; left out of the tests and the paper comparison): "
+                      f"{', '.join(rep['diverged'])}."]
+    return lines
+
+
+def units_section(rep: dict) -> list[str]:
+    lines = ["## Dead and rarely active units (train split, mean count over seeds; rare counts include dead)", "",
+             "| variant | status | hidden units | hidden dead | hidden <1% | hidden <5% | output units | output dead | "
+             "output <1% | output <5% | distance-code share | intensity-code share |", "|" + "---|" * 12]
+    for v in rep["variants"]:
+        if "activity" not in v:
+            why = "diverged: no statistics" if v["status"] == "diverged" else \
+                "no statistics: run `python -m distnet.analysis.analyze`"
+            lines.append(f"| {v['name']} | {v['status']} | {why} |" + " |" * 9)
+            continue
+        h, o = v["activity"]["train"]["hidden_post"], v["activity"]["train"]["output_post"]
+        lines.append(f"| {v['name']} | {v['status']} | {h['units']} | {h['dead']:.1f} | {h['rare_1pct']:.1f} | "
+                     f"{h['rare_5pct']:.1f} | {o['units']} | {o['dead']:.1f} | {o['rare_1pct']:.1f} | "
+                     f"{o['rare_5pct']:.1f} | {v['distance_share']:.2f} | {v['intensity_share']:.2f} |")
+    return lines
+
+
+def probes_section(rep: dict) -> list[str]:
+    if not any("half_point" in v for v in rep["variants"]):
+        return []
+    lines = ["## Perturbation probes: clamp fraction where test accuracy halves",
+             "Mean over the seeds whose accuracy halves, and how many of the seeds do (n/a: none does).", "",
+             "| variant | status | hidden from below | hidden from above | output from below | output from above |",
+             "|---|---|---|---|---|---|"]
+    for v in rep["variants"]:
+        hp = v.get("half_point")
+        if hp:
+            lines.append(f"| {v['name']} | {v['status']} | " + " | ".join(
+                fmt_half(hp[layer][way]) for layer in ("hidden_post", "output_post") for way in ("below", "above"))
+                + " |")
+    return lines
+
+
+def pairs_section(rep: dict) -> list[str]:
+    lines = ["## Pairwise tests on final test accuracy",
+             "Welch = unpaired unequal-variance t-test; paired = t-test on per-seed "
+             "differences (valid because variants share seeds, which the paper's design implies). Holm-corrected "
+             "within each family over all pairs. d = Cohen's d (pooled std). Diverged variants are left out "
+             "(all rows here have status complete).", "",
+             "| A | B | A-B (pp) | Welch t | Welch p | Welch p (Holm) | paired t | paired p | paired p (Holm) | d |",
+             "|" + "---|" * 10]
+    for r in rep["pairs"]:
+        w, pr = r["welch"], r["paired"] or {}
+        lines.append(f"| {r['a']} | {r['b']} | {r['diff_pct']:+.2f} | {fmt_num(w['t'])} | {fmt_p(w['p'])} | "
+                     f"{fmt_p(w['p_holm'])} | {fmt_num(pr.get('t'))} | {fmt_p(pr.get('p'))} | "
+                     f"{fmt_p(pr.get('p_holm'))} | {fmt_num(r['cohens_d'])} |")
+    return lines
+
+
+def published_section(rep: dict) -> list[str]:
+    lines = ["## Against the published numbers (paper: 20 seeds, raw pixels, 5,000 or 50,000 epochs)",
+             "Only a run with the paper's protocol exactly (its epochs, lr 1e-3, 128 hidden units, all of MNIST, raw "
+             "pixels, at least 20 seeds) is a reproduction: see 'comparable', which names every field that differs. "
+             "For those, Welch's t-test of the run's seeds against the published mean, std and n = 20. "
+             "Diverged variants are left out.", "",
+             "| variant | status | paper version | paper mean +/- std | paper epochs | run mean +/- std | run epochs / "
+             "seeds / preprocess | inside paper mean +/- 2 std | Welch vs paper t / p | comparable |", "|" + "---|" * 10]
+    for r in rep["published"]:
+        p, w = r["run_protocol"], r["welch_vs_paper"]
+        inside = "n/a (no std)" if r["inside_2std"] is None else ("yes" if r["inside_2std"] else "no")
+        comparable = "yes" if r["comparable"] else f"no (short run: {'; '.join(r['differences'])})"
+        lines.append(f"| {r['name']} | complete | {r['version']} | {r['paper_mean']:.2f} +/- {fmt_num(r['paper_std'])} | "
+                     f"{r['paper_epochs']} | {r['run_mean']:.2f} +/- {r['run_std']:.2f} | {p['epochs']} / "
+                     f"{p['seeds']} / {p['preprocess']} | {inside} | "
+                     f"{fmt_num(w['t']) + ' / ' + fmt_p(w['p']) if w else 'n/a'} | {comparable} |")
+    return lines
+
+
+def markdown(rep: dict, figures: list[str]) -> str:
+    """report.md: every section, then the figures (paths relative to the report)."""
+    sections = [accuracy_section, units_section, probes_section, pairs_section, published_section]
+    lines = ["# Variant comparison", "", f"Run folders: {', '.join(rep['dirs'])}"]
+    for section in sections:
+        body = section(rep)
+        if body:
+            lines += [""] + body
+    lines += ["", "## Figures", ""] + [f"![{Path(f).stem}]({f})" for f in figures]
+    return "\n".join(lines) + "\n"
+
+
+def latex(rep: dict) -> str:
+    """The per-variant accuracy table as a LaTeX tabular."""
+    pct = summary.pct
+    lines = [r"\begin{tabular}{llrrrrl}", r"\hline",
+             r"Model & Status & Epochs & Seeds & Mean (\%) & Std & 95\% CI \\", r"\hline"]
+    for v in rep["variants"]:
+        t = v["test_acc"]
+        lines.append(f"{v['name'].replace('_', chr(92) + '_')} & {v['status']} & {v['protocol']['epochs']} & {t['n']} & "
+                     f"{pct(t['mean'])} & {pct(t['std'])} & [{pct(t['ci95'][0])}, {pct(t['ci95'][1])}] \\\\")
+    return "\n".join(lines + [r"\hline", r"\end{tabular}"]) + "\n"

@@ -1,0 +1,56 @@
+"""Compare the variants of one or more run folders: tables, tests of significance, the paper's numbers, figures.
+
+    python -m distnet.analysis.report DIR [DIR ...] [--out DIR]
+
+Reads run folders through distnet.run.folder and never retrains. Writes report.md, report.json, report.tex and
+figures/*.png into --out (default: the first DIR). Several folders merge (e.g. the main and bias studies); a
+variant name seen twice gets its folder's name appended.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import zipfile
+from pathlib import Path
+
+import matplotlib
+
+from distnet.analysis import compare, render
+from distnet.run import folder
+
+
+def write(dirs, out=None, log=print) -> dict:
+    """Build the report of `dirs` and write report.md/.json/.tex and figures into `out` (default dirs[0])."""
+    from distnet.analysis import plots
+
+    out = Path(out or dirs[0])
+    rep, records = compare.build(dirs)
+    log(f"report: {len(records)} variant(s) from {len(dirs)} folder(s); drawing figures")
+    figures = plots.all_figures(records, out, log=log)
+    rel = [str(Path(f).relative_to(out)) for f in figures]
+    folder.write_report(out, render.markdown(rep, rel), {**rep, "figures": rel}, render.latex(rep))
+    log(f"report: wrote {out / 'report.md'}, report.json, report.tex and {len(figures)} figure(s)")
+    return rep
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m distnet.analysis.report", description=__doc__.split("\n")[0])
+    ap.add_argument("dirs", nargs="+", help="run folders written by train.py")
+    ap.add_argument("--out", default=None, help="where to write the report (default: the first folder)")
+    args = ap.parse_args(argv)
+    matplotlib.use("Agg")   # files only; the notebooks keep their inline backend
+    for d in args.dirs:
+        if not folder.is_run_folder(d):
+            print(f"error: {d} is not a run folder (no <variant>/config.json inside); "
+                  f"give folders written by train.py", file=sys.stderr)
+            return 2
+    try:
+        write(args.dirs, args.out)
+    except (ValueError, OSError, KeyError, zipfile.BadZipFile) as e:
+        print(f"error: {folder.error_text(e)}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,115 @@
+"""The variant registry: the paper's 16 model names -> flax.linen Modules.
+
+Every variant is `hidden Linear -> act -> output layer [-> act] [-> Neg]` on D inputs (784 for MNIST).
+Parameter names are public API:
+params["hidden"]["kernel"] (D x H), params["hidden"]["bias"] (H,), params["output"]["kernel"] (H x C),
+params["output"]["bias"] (-Bias variants), params["output"]["mu"] and ["alpha"] (C x H, OffsetL2 variants).
+
+Layer values are sown into the "intermediates" collection, so
+`model.apply(variables, x, mutable=["intermediates"])` also returns every layer's pre- and
+post-activation values from the one forward pass:
+hidden_pre, hidden_post, output_pre, output_post (after the output activation, before Neg).
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from distnet.config import ConfigError
+from distnet.nn import layers
+
+ACTIVATIONS = {"relu": jax.nn.relu, "abs": layers.abs_act}
+
+
+@dataclasses.dataclass(frozen=True)
+class Spec:
+    act: str                 # first-layer activation: relu | abs
+    head: str = "linear"     # output layer: linear | offsetl2
+    out_act: str | None = None  # activation after the output layer (ReLU2/Abs2 families)
+    neg: bool = False        # negate the final output (the -Neg families)
+    out_bias: bool = False   # bias on the output Linear (the -Bias families)
+
+
+def _registry() -> dict[str, Spec]:
+    reg = {}
+    for act, A in (("relu", "ReLU"), ("abs", "Abs")):
+        for bias, suffix in ((False, ""), (True, "-Bias")):
+            reg[f"{A}{suffix}"] = Spec(act, out_bias=bias)
+            reg[f"{A}2{suffix}"] = Spec(act, out_act=act, out_bias=bias)
+            reg[f"{A}2-Neg{suffix}"] = Spec(act, out_act=act, neg=True, out_bias=bias)
+        reg[f"{A}-L2"] = Spec(act, head="offsetl2")
+        reg[f"{A}-L2-Neg"] = Spec(act, head="offsetl2", neg=True)
+    return reg
+
+
+REGISTRY: dict[str, Spec] = _registry()
+MAIN = ("ReLU", "Abs", "ReLU2", "Abs2", "ReLU2-Neg", "Abs2-Neg")
+BIAS = tuple(f"{n}-Bias" for n in MAIN)
+OFFSETL2 = ("ReLU-L2", "ReLU-L2-Neg", "Abs-L2", "Abs-L2-Neg")
+NAMES = MAIN + BIAS + OFFSETL2
+
+
+class MLP(nn.Module):
+    """D -> hidden -> classes network described by a Spec."""
+
+    spec: Spec
+    hidden: int = 128
+    classes: int = 10
+    offsetl2_form: str = "paper"
+
+    @nn.compact
+    def __call__(self, x_BxD, clamp=None):
+        """clamp (perturbation probes only): {"hidden_post" | "output_post": (lo, hi)} clips that layer's values."""
+        s = self.spec
+        act = ACTIVATIONS[s.act]
+        clip = lambda name, v: jnp.clip(v, *clamp[name]) if clamp and name in clamp else v
+        h_pre = layers.Linear(self.hidden, use_bias=True, name="hidden")(x_BxD)
+        h_post = clip("hidden_post", act(h_pre))
+        if s.head == "offsetl2":
+            o_pre = layers.OffsetL2(self.classes, form=self.offsetl2_form, name="output")(h_post)
+        else:
+            o_pre = layers.Linear(self.classes, use_bias=s.out_bias, name="output")(h_post)
+        o_post = clip("output_post", ACTIVATIONS[s.out_act](o_pre) if s.out_act else o_pre)
+        for name, value in (("hidden_pre", h_pre), ("hidden_post", h_post),
+                            ("output_pre", o_pre), ("output_post", o_post)):
+            self.sow("intermediates", name, value)
+        return layers.neg(o_post) if s.neg else o_post
+
+
+def check_names(names) -> None:
+    """ConfigError naming the valid variants when one of `names` is not a registered variant."""
+    for name in names:
+        if name not in REGISTRY:
+            raise ConfigError(f"unknown variant {name!r}; valid variants are: {', '.join(NAMES)}")
+
+
+def get(name: str, hidden: int = 128, classes: int = 10, offsetl2_form: str = "paper") -> MLP:
+    """The flax Module of a variant by its paper name, e.g. get("Abs2-Neg")."""
+    check_names([name])
+    layers.check_form(offsetl2_form)
+    return MLP(REGISTRY[name], hidden=hidden, classes=classes, offsetl2_form=offsetl2_form)
+
+
+def from_config(cfg, classes: int, variant: str) -> MLP:
+    """The Module of `variant` as a config (a ConfigDict or its to_dict(), e.g. config.json's "config") sets
+    it up: hidden width and OffsetL2 form; `classes` comes from the data."""
+    return get(variant, hidden=cfg["hidden"], classes=classes, offsetl2_form=cfg["offsetl2_form"])
+
+
+def param_twin(model):
+    """The module whose `init` gives exactly `model`'s initial parameters: for a variant, the one with the same
+    parameter shapes and no parameter-free choices (activations, Neg and the OffsetL2 form draw nothing). The
+    trainer compiles one init program per twin, so the six main variants share one."""
+    if isinstance(model, MLP):
+        return model.clone(spec=Spec("relu", head=model.spec.head, out_bias=model.spec.out_bias),
+                           offsetl2_form="paper")
+    return model
+
+
+def intermediates(model: MLP, variables, x_BxD):
+    """(output, {hidden_pre, hidden_post, output_pre, output_post}) from one forward pass."""
+    out, state = model.apply(variables, x_BxD, mutable=["intermediates"])
+    return out, {k: v[0] for k, v in state["intermediates"].items()}

@@ -1,0 +1,59 @@
+"""What a study derives from its config, checked and computed once: the variants, the chunk length, which
+epochs get checkpoints, and the first layer that runs on this backend and data.
+
+`validate(cfg)` runs every check of every field (each lives next to what it checks) before anything loads or
+compiles; `make(cfg, dataset)` builds the frozen Plan the study loop reads.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from distnet import config, data
+from distnet.nn import layers, models, split
+from distnet.run import trainer
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    variants: tuple[str, ...]
+    epochs: int
+    eval_every: int
+    checkpoint_every: int
+    chunk: int          # epochs per compiled scan: every chunk has one static length, so a run compiles once
+    split: str          # the first layer that runs: off | bf16 | fp16 (config.split resolved)
+    parts: int          # 16-bit parts per first-layer operand (0 for off)
+
+    def checkpoint_due(self, epoch: int) -> bool:
+        """A checkpoint is written every checkpoint_every epochs and at the end (and on a requested stop)."""
+        return epoch % self.checkpoint_every == 0 or epoch == self.epochs
+
+    def recorded_epochs(self, end: int) -> np.ndarray:
+        """The epochs whose metrics the chunk ending at epoch `end` records."""
+        return np.arange(end - self.chunk + self.eval_every, end + 1, self.eval_every)
+
+    def resumable_from(self, epoch: int) -> bool:
+        """A checkpoint at `epoch` lies on this plan's chunk boundaries (else the rest cannot be chunked the same)."""
+        return (self.epochs - epoch) % self.chunk == 0
+
+
+def validate(cfg) -> list[str]:
+    """Check every field of `cfg` (ConfigError naming the first bad one); returns the variant list."""
+    variants = config.variant_list(cfg)
+    models.check_names(variants)
+    config.check(cfg)
+    trainer.check(cfg.matmul_precision, cfg.split)
+    layers.check_form(cfg.offsetl2_form)
+    data.check_config(cfg.data)
+    return variants
+
+
+def make(cfg, dataset: data.Dataset, backend: str | None = None) -> Plan:
+    """The plan of a validated config on the loaded dataset (whose inputs decide whether a split is exact)."""
+    exact = all(split.exact_in(x, kind) for x in (dataset.x_train, dataset.x_test) for kind in split.DTYPES)
+    split_kind = trainer.resolve_split(cfg.split, cfg.matmul_precision, exact, backend)
+    return Plan(variants=tuple(config.variant_list(cfg)), epochs=cfg.epochs, eval_every=cfg.eval_every,
+                checkpoint_every=cfg.checkpoint_every,
+                chunk=trainer.chunk_length(cfg.epochs, cfg.checkpoint_every, cfg.eval_every, cfg.chunk_epochs),
+                split=split_kind, parts=trainer.split_parts(split_kind, cfg.matmul_precision))

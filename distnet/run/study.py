@@ -1,0 +1,195 @@
+"""A study: every variant of a config, all seeds at once, chunk by chunk into a run folder.
+
+The chunk loop is the protocol: train a chunk, record its metrics, stop a variant whose loss or params went
+NaN/Inf (the other variants still run), report progress, checkpoint when due. Where a variant starts (fresh or
+from its newest checkpoint) is distnet.run.resume's; what the config derives, distnet.run.plan's; every file,
+distnet.run.folder's. SIGINT/SIGTERM stop after the current chunk with a checkpoint (distnet.run.faults).
+"""
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from distnet import config, data
+from distnet.nn import models
+from distnet.run import faults, folder, hosts, plan as plans, preflight, resume, summary, trainer
+
+
+class Stopwatch:
+    """Seconds spent per phase of a variant (summary.json's "timing"): where a study's wall time goes."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def __call__(self, phase: str):
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[phase] = self.seconds.get(phase, 0.0) + time.perf_counter() - t0
+
+
+class Progress:
+    """Variant, epoch, test accuracy over seeds (mean and range) and time left; in place on a TTY."""
+
+    def __init__(self, variant: str, total: int, start: int, stream=sys.stdout):
+        self.variant, self.total, self.start, self.stream = variant, total, start, stream
+        self.t0 = time.perf_counter()
+        self.tty = stream.isatty()
+
+    def __call__(self, epoch: int, test_acc: np.ndarray, final: bool = False) -> None:
+        elapsed = time.perf_counter() - self.t0
+        done = epoch - self.start
+        left = elapsed / done * (self.total - epoch) if done > 0 else float("nan")
+        line = (f"{self.variant:>14}  epoch {epoch:>6}/{self.total}  test acc {100 * test_acc.mean():6.2f}% "
+                f"[{100 * test_acc.min():.2f}, {100 * test_acc.max():.2f}]  "
+                f"{elapsed:6.0f}s elapsed, {left:5.0f}s left")
+        if self.tty:
+            self.stream.write("\r" + line + ("\n" if final else ""))
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+
+@jax.jit
+def _finite_params(params) -> jax.Array:
+    """(seeds,) bool: every parameter of that seed is finite (reduced on the device)."""
+    leaves = jax.tree_util.tree_leaves(params)
+    return jnp.stack([jnp.isfinite(x).reshape(x.shape[0], -1).all(axis=1) for x in leaves]).all(axis=0)
+
+
+def nonfinite_seeds(params, recent_losses: np.ndarray) -> np.ndarray:
+    """Indices of the seeds whose recent losses (seeds, k) or current params hold a NaN or Inf."""
+    ok = np.isfinite(recent_losses).all(axis=1) & np.asarray(trainer.to_host(_finite_params(params)))
+    return np.flatnonzero(~ok)
+
+
+def config_record(cfg, variant: str, dataset: data.Dataset, device_data: trainer.Data) -> dict:
+    """What config.json records: the config as this variant ran it, its protocol, the first layer that ran,
+    the data's provenance and the library versions."""
+    record = {"variant": variant, "protocol": config.protocol(cfg), "config": cfg.to_dict(),
+              "first_layer": device_data.first_layer, "data": dataset.info, "versions": folder.versions()}
+    record["config"]["variants"] = variant
+    return record
+
+
+def run_variant(cfg, plan: plans.Plan, variant: str, dataset: data.Dataset, device_data: trainer.Data, workdir,
+                log=print, summarize=None) -> dict:
+    """Train (or resume, or skip if finished) one variant for all seeds; returns its summary.
+
+    summarize(model, params, dataset) -> dict, if given, adds statistics of the final params to the summary."""
+    vdir = folder.variant_dir(workdir, variant)
+    folder.write_config(vdir, config_record(cfg, variant, dataset, device_data))
+    folder.tidy(vdir)
+    if folder.is_complete(vdir):
+        log(f"{variant}: finished earlier, skipping ({vdir / 'summary.json'})")
+        return folder.read_summary(vdir)
+
+    model = models.from_config(cfg, dataset.classes, variant)
+    init, run, evaluate = trainer.make_train(model, cfg.lr, cfg.epochs, cfg.eval_every,
+                                             input_dim=dataset.dim).vmapped(seed_chunk=cfg.seed_chunk)
+    clock = Stopwatch()
+    with jax.default_matmul_precision(cfg.matmul_precision):
+        if folder.checkpoint_steps(vdir):
+            state = resume.from_checkpoint(vdir, plan)
+            log(f"{variant}: resuming from the checkpoint at epoch {state.epoch}")
+        else:
+            with clock("init_and_epoch0_s"):   # compiles and the first checkpoint included
+                state = resume.fresh(vdir, plan, cfg, init, evaluate, device_data)
+
+        progress = Progress(variant, plan.epochs, state.epoch) if hosts.primary() else lambda *a, **k: None
+        t0 = time.perf_counter() - state.wall_s
+        while state.epoch < plan.epochs:
+            with clock("first_chunk_s" if "first_chunk_s" not in clock.seconds else "chunks_s"):
+                params, new = run(state.params, device_data, plan.chunk)   # the first chunk compiles the program
+                state.advance(params, new, plan)
+            folder.save_metrics(vdir, state.epochs, state.metrics)
+            faults.point("chunk_done")
+            bad = nonfinite_seeds(state.params, state.metrics["train_loss"][:, -(plan.chunk // plan.eval_every):])
+            if bad.size:
+                return _diverged(vdir, variant, state, bad, cfg, time.perf_counter() - t0, log)
+            progress(state.epoch, state.metrics["test_acc"][:, -1], final=state.epoch == plan.epochs)
+            stop = hosts.agree_max(faults.requested())   # every process stops at the same chunk
+            if plan.checkpoint_due(state.epoch) or stop:
+                with clock("checkpoint_s"):
+                    folder.save_checkpoint(vdir, state.epoch, state.params, time.perf_counter() - t0)
+            if stop and state.epoch < plan.epochs:
+                raise faults.Interrupted(f"interrupted at epoch {state.epoch} of {variant}; rerun the same command "
+                                         f"to resume", stop)
+
+        extra = {}
+        if summarize is not None:
+            with clock("stats_s"):
+                extra["stats"] = summarize(model, trainer.to_host(state.params), dataset)
+    result = summary.variant_summary(variant, {"epoch": state.epochs, **state.metrics}, time.perf_counter() - t0,
+                                     seeds=cfg.num_seeds, seed=cfg.seed, **extra,
+                                     timing={k: round(v, 3) for k, v in clock.seconds.items()})
+    folder.write_summary(vdir, result)
+    return result
+
+
+def _diverged(vdir, variant: str, state: resume.State, seeds: np.ndarray, cfg, wall_s: float, log) -> dict:
+    """Record a NaN/Inf loss or params: name the seeds and the first bad epoch; other variants still run."""
+    finite = np.isfinite(state.metrics["train_loss"][seeds]).all(axis=0)
+    first = int(state.epochs[np.argmin(finite)]) if not finite.all() else state.epoch   # params only: seen now
+    log(f"{variant}: loss or parameters became NaN/Inf for seed(s) {seeds.tolist()} by epoch {first}; "
+        f"stopping this variant (lr={cfg.lr} may be too large for data.preprocess={cfg.data.preprocess!r})")
+    result = summary.variant_summary(variant, {"epoch": state.epochs, **state.metrics}, wall_s,
+                                     seeds=cfg.num_seeds, seed=cfg.seed)
+    result.update(status="diverged", diverged_seeds=seeds.tolist(), diverged_epoch=first)
+    folder.write_summary(vdir, result)
+    return result
+
+
+def run_all(cfg, workdir, log=print, overwrite: bool = False, summarize=None) -> str:
+    """Validate, load data once, train every variant of `cfg` into `workdir`; returns the summary table.
+
+    overwrite: delete variant folders holding a different config instead of refusing to run.
+    summarize(model, params, dataset) -> dict: statistics of each variant's final params for its summary
+    (train.py passes distnet.analysis.stats.summary_statistics)."""
+    variants = plans.validate(cfg)
+    if cfg.distributed:
+        hosts.initialize()   # before anything touches a device
+        check_seed_split(cfg)
+    if not hosts.primary():
+        log = lambda *a, **k: None   # process 0 speaks for all
+    dataset = data.load(cfg.data)
+    plan = plans.make(cfg, dataset)
+    preflight.check(cfg, workdir, variants, dataset.classes, dataset.dim, overwrite=overwrite, log=log)
+    log(f"distnet: {len(variants)} variant(s) x {cfg.num_seeds} seed(s) x {cfg.epochs} epochs on "
+        f"{cfg.data.name} ({len(dataset.x_train)} train / {len(dataset.x_test)} test, {cfg.data.preprocess}) "
+        f"-> {workdir}")
+    hosts.barrier("preflight")
+    try:
+        device_data = trainer.to_device(dataset, split_kind=plan.split, parts=plan.parts)
+    except ValueError as e:
+        raise config.ConfigError(f"config.split={cfg.split!r} with data.preprocess={cfg.data.preprocess!r}: {e}") from None
+    log("first layer: " + (f"{plan.split} split, {plan.parts} parts" if plan.parts else "plain float32 matmul"))
+    with faults.stopping():
+        for v in variants:
+            if stop := hosts.agree_max(faults.requested()):
+                raise faults.Interrupted(f"interrupted before {v} started; rerun the same command to resume", stop)
+            hosts.barrier(f"start {v}")   # no process reads a folder while another still writes it
+            run_variant(cfg, plan, v, dataset, device_data, workdir, log=log, summarize=summarize)
+            faults.point("variant_done")
+    hosts.barrier("summaries")
+    return folder.write_run_summary(workdir, variants)
+
+
+def check_seed_split(cfg) -> None:
+    """In a multi-process run every seed chunk must shard over all devices, so every process holds seeds."""
+    if not hosts.multiprocess():
+        return
+    n_dev, size = jax.device_count(), cfg.seed_chunk or cfg.num_seeds
+    sizes = {min(size, cfg.num_seeds - lo) for lo in range(0, cfg.num_seeds, size)}
+    if any(s % n_dev for s in sizes):
+        raise config.ConfigError(
+            f"config.num_seeds={cfg.num_seeds} with config.seed_chunk={cfg.seed_chunk} gives seed chunks of "
+            f"{sorted(sizes)}; a run over {jax.process_count()} processes needs every chunk to split evenly over "
+            f"its {n_dev} devices (e.g. num_seeds={-(-cfg.num_seeds // n_dev) * n_dev})")

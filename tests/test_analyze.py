@@ -1,0 +1,44 @@
+"""distnet.analysis.analyze: every statistic of a finished run folder, from its checkpoints."""
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+
+from distnet.run import files, folder
+from distnet.analysis import analyze
+
+
+def test_analyzing_leaves_the_shared_smoke_run_alone(analyzed, smoke_run):
+    assert folder.load_stats(folder.variant_dir(analyzed, "ReLU")).keys() > {"summary"}
+    assert not (folder.variant_dir(smoke_run, "ReLU") / folder.STATS_FILE).exists()
+
+
+def test_fresh_goes_by_the_recorded_step_not_file_times(analyzed, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(analyzed, run)
+    vdir = folder.variant_dir(run, "ReLU")
+    latest = folder.checkpoint_steps(vdir)[-1]
+    assert analyze.is_fresh(vdir, latest)
+    sidecar = vdir / "checkpoints" / f"{folder.read_json(vdir / folder.STATS_FILE)['step']}.json"
+    sidecar.write_text(sidecar.read_text())         # newer than stats.json, same step: still fresh
+    assert analyze.is_fresh(vdir, latest)
+    s = folder.read_json(vdir / folder.STATS_FILE)
+    files.write_json(vdir / folder.STATS_FILE, {**s, "step": s["step"] - 1})   # newer file, older step: stale
+    assert not analyze.is_fresh(vdir, latest)
+
+
+def test_analyze_writes_every_statistic(analyzed):
+    s = folder.load_stats(folder.variant_dir(analyzed, "ReLU"))
+    assert set(s) >= {"summary", "class_distributions", "histogram", "output_geometry", "prototypes",
+                      "perturbation", "noise"}
+    assert np.asarray(s["class_distributions"]["mean"]).shape == (2, 10, 16)
+    frac = np.asarray(s["activity_fraction"]["train"]["hidden_post"])
+    assert frac.shape == (2, 16) and np.sum(frac == 0, axis=1).tolist() == s["summary"]["activity"]["train"][
+        "hidden_post"]["dead"]
+    assert np.asarray(s["prototypes"]["hyperplane_distance"]).shape == (2, 10, 10)
+    probe = s["perturbation"]["hidden_post"]
+    summary = folder.read_json(folder.variant_dir(analyzed, "ReLU") / "summary.json")
+    np.testing.assert_allclose(probe["below"][0][0], summary["final_test_acc"][0], atol=1e-6)   # clamp at 0
+    np.testing.assert_allclose(s["noise"]["accuracy"][0][0], summary["final_test_acc"][0], atol=1e-6)
+    assert s["summary"] == summary["stats"]          # analyze recomputes exactly what training recorded

@@ -1,0 +1,42 @@
+"""distnet.analysis.compare: which runs are comparable with the paper, and the per-variant summaries."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+from distnet.analysis import compare, render
+from distnet.analysis.published import SEEDS
+
+from helpers import PAPER_PROTOCOL, compare_record
+
+
+A = [0.951, 0.948, 0.955, 0.949, 0.953]
+
+
+def test_plateau_epoch_is_where_the_loss_is_within_1pct_of_its_total_decrease():
+    loss = np.array([[10, 5, 2, 1.0, 1.0, 1.0], [10, 5, 2, 1.0, 1.0, 1.0]])
+    assert compare.plateau_epoch(np.arange(6) * 10, loss) == 30
+
+
+def test_the_paper_protocol_exactly_is_comparable_and_gets_a_welch_test_against_the_paper():
+    accs = 0.9662 + 0.0017 * np.linspace(-1.5, 1.5, SEEDS)
+    for p in (PAPER_PROTOCOL, {**PAPER_PROTOCOL, "seeds": 25}):
+        row = next(r for r in compare.published_rows([compare_record(p, accs)]) if r["version"] == "Table 1")
+        assert row["comparable"] and row["differences"] == []
+        ref = sps.ttest_ind_from_stats(100 * accs.mean(), 100 * accs.std(ddof=1), len(accs), 96.62, 0.17, 20,
+                                       equal_var=False)
+        assert row["welch_vs_paper"]["p"] == pytest.approx(ref.pvalue)
+
+
+@pytest.mark.parametrize("field, value, says", [
+    ("epochs", 200, "epochs 200 vs 5000"), ("epochs", 50000, "epochs 50000 vs 5000"), ("lr", 0.01, "lr 0.01 vs 0.001"),
+    ("hidden", 64, "hidden 64 vs 128"), ("n_train", 10000, "n_train 10000 vs 60000"),
+    ("n_test", 500, "n_test 500 vs 10000"), ("data", "gaussians", "data gaussians vs mnist"),
+    ("preprocess", "standardize", "preprocess standardize vs raw"), ("seeds", 3, "seeds 3 vs 20")])
+def test_any_protocol_difference_is_not_comparable_and_is_named(field, value, says):
+    accs = np.full(SEEDS if field != "seeds" else 3, 0.96)
+    row = next(r for r in compare.published_rows([compare_record({**PAPER_PROTOCOL, field: value}, accs)]) if r["version"] == "Table 1")
+    assert not row["comparable"] and row["differences"] == [says] and row["welch_vs_paper"] is None
+    md = render.markdown({"dirs": [], "variants": [], "diverged": [], "pairs": [], "published": [row]}, [])
+    assert f"no (short run: {says})" in md

@@ -1,0 +1,23 @@
+"""distnet.run.folder: what a run folder holds reads back as written."""
+from __future__ import annotations
+
+import numpy as np
+
+from distnet.run import files, folder, summary
+
+from helpers import strict_json
+
+
+def test_a_diverged_summary_round_trips_and_tabulates(tmp_path):
+    metrics = {"epoch": np.array([0, 10]), "test_acc": np.array([[0.1, np.nan], [0.1, 0.9]]),
+               "train_acc": np.array([[0.1, np.nan], [0.1, 0.95]]), "train_loss": np.array([[2.0, np.nan], [2.0, 0.1]])}
+    diverged = {**summary.variant_summary("ReLU", metrics, 1.0), "status": "diverged"}
+    files.write_json(tmp_path / "summary.json", diverged)
+    back = strict_json((tmp_path / "summary.json").read_text())
+    assert back["final_test_acc"] == [None, 0.9] and back["test_acc"]["mean"] is None
+    table = summary.summary_table([back])
+    assert "| ReLU | diverged |" in table and "n/a +/- n/a" in table
+
+
+def test_error_text_names_a_missing_field():
+    assert "lacks the field 'epochs'" in folder.error_text(KeyError("epochs"))

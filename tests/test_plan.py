@@ -1,0 +1,60 @@
+"""distnet.run.plan: every field checked before anything runs, and what a study derives from its config."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from distnet import config, data
+from distnet.run import plan, study
+
+from helpers import load_config, raw_pixels
+
+
+@pytest.mark.parametrize("field, value, says", [
+    ("variants", "ReLU,Nope", "unknown variant 'Nope'"), ("matmul_precision", "fast", "config.matmul_precision='fast'"),
+    ("split", "int8", "config.split='int8'"), ("offsetl2_form", "other", "config.offsetl2_form='other'"),
+    ("data.name", "cifar", "config.data.name='cifar'; choose one of mnist"),
+    ("data.n_train", -1, "config.data.n_train=-1"), ("data.dim", 0, "config.data.dim=0 must be a positive integer"),
+    ("epochs", -5, "config.epochs=-5")])
+def test_validate_names_the_bad_field(smoke_cfg, field, value, says):
+    node, _, leaf = field.rpartition(".")
+    (smoke_cfg[node] if node else smoke_cfg)[leaf] = value
+    with pytest.raises(config.ConfigError, match=says.replace("(", r"\(")):
+        plan.validate(smoke_cfg)
+
+
+def test_config_refuses_split_at_other_precisions_and_on_inexact_inputs(tmp_path):
+    cfg = load_config("smoke")
+    cfg.split = "bf16"
+    cfg.matmul_precision = "default"
+    with pytest.raises(config.ConfigError, match="needs config.matmul_precision highest or high"):
+        plan.validate(cfg)
+    cfg.matmul_precision = "highest"
+    plan.validate(cfg)
+    with pytest.raises(config.ConfigError, match="config.split='bf16' with data.preprocess='raw'.*exact in bfloat16"):
+        study.run_all(cfg, tmp_path / "run", log=lambda *a: None)   # Gaussian inputs are not bf16 numbers
+
+
+def _dataset(x):
+    return data.Dataset(x, np.zeros(len(x), np.int32), x, np.zeros(len(x), np.int32), 10, info={})
+
+
+@pytest.mark.parametrize("backend, inputs, want", [("cpu", "pixels", ("off", 0)), ("gpu", "pixels", ("fp16", 2)),
+                                                  ("tpu", "pixels", ("bf16", 3)), ("gpu", "scaled", ("off", 0))])
+def test_make_resolves_the_split_for_the_backend_and_the_inputs(smoke_cfg, backend, inputs, want):
+    x = raw_pixels(8, 4) if inputs == "pixels" else raw_pixels(8, 4) / np.float32(255)
+    p = plan.make(smoke_cfg, _dataset(x), backend=backend)
+    assert (p.split, p.parts) == want
+
+
+def test_plan_derives_chunks_checkpoints_and_recorded_epochs(smoke_cfg):
+    smoke_cfg.epochs, smoke_cfg.checkpoint_every, smoke_cfg.chunk_epochs, smoke_cfg.eval_every = 20, 10, 5, 1
+    p = plan.make(smoke_cfg, _dataset(raw_pixels(8, 4)), backend="cpu")
+    assert p.variants == ("ReLU", "Abs2-Neg") and p.chunk == 5
+    assert [e for e in range(0, 21, 5) if p.checkpoint_due(e)] == [0, 10, 20]
+    np.testing.assert_array_equal(p.recorded_epochs(15), [11, 12, 13, 14, 15])
+    assert p.resumable_from(10) and not p.resumable_from(7)
+    smoke_cfg.eval_every, smoke_cfg.chunk_epochs = 2, 100
+    p = plan.make(smoke_cfg, _dataset(raw_pixels(8, 4)), backend="cpu")
+    assert p.chunk == 10
+    np.testing.assert_array_equal(p.recorded_epochs(20), [12, 14, 16, 18, 20])

@@ -1,0 +1,20 @@
+"""distnet.analysis.render: the report's tables say what they hold."""
+from __future__ import annotations
+
+import pytest
+
+from distnet.analysis import compare, render
+
+from helpers import PAPER_PROTOCOL, compare_record
+
+
+def test_half_point_says_how_many_seeds_halve():
+    rec = compare_record(PAPER_PROTOCOL, [0.9, 0.9, 0.9])
+    rec["stats"] = {"perturbation": {l: {"half_below": [0.4, None, 0.6], "half_above": [None] * 3}
+                                     for l in ("hidden_post", "output_post")}}
+    hp = compare.variant_row(rec)["half_point"]["hidden_post"]
+    assert hp["below"] == {"mean": pytest.approx(0.5), "halved": 2, "seeds": 3}
+    assert hp["above"] == {"mean": None, "halved": 0, "seeds": 3}
+    md = render.markdown({"dirs": [], "variants": [compare.variant_row(rec)], "diverged": [], "pairs": [],
+                          "published": []}, [])
+    assert "0.50 (2/3 seeds halve) | n/a (0/3 seeds halve)" in md

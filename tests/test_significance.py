@@ -1,0 +1,34 @@
+"""distnet.analysis.significance: the tests of significance against scipy and hand computations."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+from distnet.analysis import significance
+
+
+A = [0.951, 0.948, 0.955, 0.949, 0.953]
+
+
+B = [0.940, 0.947, 0.944, 0.950, 0.938]
+
+
+def test_welch_and_paired_t_tests_match_scipy():
+    w = significance.welch(A, B)
+    ref = sps.ttest_ind(A, B, equal_var=False)
+    assert w["t"] == pytest.approx(ref.statistic) and w["p"] == pytest.approx(ref.pvalue)
+    p = significance.paired(A, B)
+    ref = sps.ttest_rel(A, B)
+    assert p["t"] == pytest.approx(ref.statistic) and p["p"] == pytest.approx(ref.pvalue) and p["df"] == 4
+
+
+def test_cohens_d_matches_the_pooled_std_formula_by_hand():
+    # means 2 and 4, both variances 2.5 with ddof=1 -> pooled sd sqrt(2.5), d = -2 / sqrt(2.5)
+    assert significance.cohens_d([0, 1, 2, 3, 4], [2, 3, 4, 5, 6]) == pytest.approx(-2 / np.sqrt(2.5))
+
+
+def test_holm_adjusts_step_down_stays_monotone_and_caps_at_one():
+    # sorted 0.005*4=0.02, 0.01*3=0.03, 0.03*2=0.06, 0.04*1=0.04 -> kept monotone at 0.06
+    np.testing.assert_allclose(significance.holm([0.01, 0.04, 0.03, 0.005]), [0.03, 0.06, 0.06, 0.02])
+    np.testing.assert_allclose(significance.holm([0.5, 0.9]), [1.0, 1.0])
