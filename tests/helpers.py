@@ -188,3 +188,49 @@ def idx_cfg(smoke_cfg, folder):
     smoke_cfg.data.name, smoke_cfg.data.source, smoke_cfg.data.dir = "mnist", "idx", str(folder)
     smoke_cfg.data.n_train, smoke_cfg.data.n_test = 0, 0
     return smoke_cfg
+
+
+# --- comparing two float32 programs (or float32 with float64) ----------------------------------------------
+# Rounding bounds are relative to the size of the operands, so a comparison of two programs that sum in different
+# orders is normwise: an element that passes near zero carries the same absolute error as its neighbours and an
+# unbounded relative one, so an elementwise rtol/atol pair passes or fails with the machine.
+
+U32 = 2.0 ** -24   # float32 unit roundoff
+
+
+def leaf_errors(a, b) -> list[float]:
+    """max|a - b| / max|b| of each pair of leaves (pytrees of one structure)."""
+    import jax
+
+    out = []
+    for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b), strict=True):
+        x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+        out.append(float(np.max(np.abs(x - y)) / max(float(np.max(np.abs(y))), np.finfo(np.float64).tiny)))
+    return out
+
+
+def assert_leaves_close(a, b, rtol: float) -> None:
+    """Every leaf of `a` within rtol * max|leaf of `b`| of `b` (normwise, per leaf)."""
+    errors = leaf_errors(a, b)
+    assert max(errors) <= rtol, f"max|a - b| / max|b| per leaf: {[f'{e:.3g}' for e in errors]} > {rtol}"
+
+
+def near_ties(logits, rtol: float, other=None) -> np.ndarray:
+    """How many rows of `logits` (..., N, C) have an argmax that moving each logit by rtol * max|row| can flip, and,
+    given `other` (the same logits from another program), by that plus the row's max|logits - other|: those whose top
+    two logits are closer than twice that. Counted over the N rows, per leading index."""
+    z = np.asarray(logits, np.float64)
+    move = rtol * np.max(np.abs(z), axis=-1)
+    if other is not None:
+        move = move + np.max(np.abs(z - np.asarray(other, np.float64)), axis=-1)
+    top = np.sort(z, axis=-1)
+    return np.sum(top[..., -1] - top[..., -2] < 2 * move, axis=-1)
+
+
+def assert_metrics_close(a, b, loss_rtol: float, n_train: int, n_test: int, examples: int = 1) -> None:
+    """Metrics (trainer.Metrics or a metrics dict) of two programs: losses to loss_rtol, accuracies to `examples`
+    examples of n_train / n_test (predictions whose top two logits the programs' difference can swap)."""
+    a, b = (m._asdict() if hasattr(m, "_asdict") else m for m in (a, b))
+    np.testing.assert_allclose(a["train_loss"], b["train_loss"], rtol=loss_rtol)
+    np.testing.assert_allclose(a["train_acc"], b["train_acc"], rtol=0, atol=(examples + 0.5) / n_train)
+    np.testing.assert_allclose(a["test_acc"], b["test_acc"], rtol=0, atol=(examples + 0.5) / n_test)

@@ -38,6 +38,13 @@ def forward(spec, p, x, form="paper"):
     return y, dict(z1=z1, h=h, o=o, diff=diff, s=s)
 
 
+def loss(spec, p, x, labels, form="paper"):
+    """Mean softmax cross-entropy of the logits."""
+    y = forward(spec, p, x, form)[0]
+    z = y - y.max(axis=1, keepdims=True)
+    return float(np.mean(np.log(np.exp(z).sum(axis=1)) - z[np.arange(len(x)), labels]))
+
+
 def loss_and_grads(spec, p, x, labels, form="paper"):
     y, c = forward(spec, p, x, form)
     z = y - y.max(axis=1, keepdims=True)

@@ -5,19 +5,21 @@ runs with no arguments exactly as on a cluster; the coordinator port is a free l
 the two processes' devices (one CPU device each), and the run must give the numbers of a one-process run,
 stop together when only one process is signalled, and resume from that stop.
 """
+import os
 import socket
 import subprocess
 
-import jax
 import numpy as np
 import pytest
 
 from distnet.run import folder
 
-from helpers import train_process
+from helpers import assert_leaves_close, assert_metrics_close, train_process
 
 SMOKE = ["--config", "configs/smoke.py", "--config.num_seeds=4"]
-ONE_DEVICE = {"JAX_PLATFORMS": "cpu", "XLA_FLAGS": None}   # one CPU device per process
+# one CPU device per process: the caller's XLA_FLAGS (an --xla_cpu_max_isa, say) without a device count
+ONE_DEVICE = {"JAX_PLATFORMS": "cpu",
+              "XLA_FLAGS": " ".join(f for f in os.environ.get("XLA_FLAGS", "").split() if "device_count" not in f) or None}
 
 
 def free_port() -> int:
@@ -57,16 +59,14 @@ def one_process(tmp_path_factory):
 
 
 def assert_close_runs(a, b):
-    """Metrics and params of two runs agree (to 1e-5: sharding seeds over processes may reassociate sums,
-    so this is tests/integration/runcheck.assert_same_run's exact check loosened)."""
+    """Metrics and params of two runs agree: sharding seeds over processes reassociates sums, so this is
+    tests/integration/runcheck.assert_same_run's exact check loosened to the bound of tests/test_trainer.py for the smoke run
+    (20 epochs x 2 u x 1.7 = 4e-6 in the params, normwise; accuracies to one example)."""
     for v in ("ReLU", "Abs2-Neg"):
         ma, mb = folder.load_metrics(a / v), folder.load_metrics(b / v)
         np.testing.assert_array_equal(ma["epoch"], mb["epoch"])
-        np.testing.assert_array_equal(ma["test_acc"], mb["test_acc"])
-        np.testing.assert_allclose(ma["train_loss"], mb["train_loss"], rtol=1e-5)
-        pa, pb = folder.load_params(a / v), folder.load_params(b / v)
-        for x, y in zip(jax.tree.leaves(pa), jax.tree.leaves(pb), strict=True):
-            np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-5, atol=1e-6)
+        assert_metrics_close(ma, mb, 1e-5, 200, 100)                # configs/smoke.py: 200 train, 100 test
+        assert_leaves_close(folder.load_params(a / v), folder.load_params(b / v), 1e-5)
 
 
 def test_two_processes_stop_together_resume_and_match_one(one_process, tmp_path):
