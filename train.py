@@ -19,7 +19,10 @@ from absl import app, flags, logging
 from ml_collections import config_flags
 
 HERE = Path(__file__).resolve().parent
-_CONFIG = config_flags.DEFINE_config_file("config", str(HERE / "configs" / "default.py"),
+DEFAULT_CONFIG = HERE / "configs" / "default.py"
+# No default here: ml_collections would apply --config.FIELD overrides while defining the flag, before any handler
+# could turn a typo into one sentence. main() passes configs/default.py itself when --config is not given.
+_CONFIG = config_flags.DEFINE_config_file("config", None,
                                           "config file (configs/*.py); override fields with --config.FIELD=VALUE")
 _WORKDIR = flags.DEFINE_string("workdir", None, "run folder (default: runs/<config name>)")
 _OVERWRITE = flags.DEFINE_bool("overwrite", False, "delete variant folders in --workdir that hold a different "
@@ -68,8 +71,40 @@ def _error(message: str) -> int:
     return 2
 
 
+def with_default_config(argv: list[str]) -> list[str]:
+    """argv with `--config configs/default.py` added when it names no config file."""
+    if any(a == "--config" or a.startswith("--config=") for a in argv[1:]):
+        return argv
+    return [argv[0], "--config", str(DEFAULT_CONFIG), *argv[1:]]
+
+
+def usage() -> str:
+    """--help: the command line, every config field with its default and meaning, the configs and the variants."""
+    from distnet import config
+    from distnet.nn import models
+
+    width = max(len(name) for name, _, _ in config.fields())
+    lines = [__doc__.strip(), "",
+             "usage: python train.py [--config configs/NAME.py] [--workdir DIR] [--config.FIELD=VALUE ...] "
+             "[--overwrite] [--debug]", "",
+             "configs: " + ", ".join(sorted(p.name for p in (HERE / "configs").glob("*.py"))), "",
+             "config fields (--config.FIELD=VALUE; the defaults of distnet/config.py:base(), which a config file "
+             "may change):"]
+    lines += [f"  {name:<{width}}  {value!r:<40} {note}".rstrip() for name, value, note in config.fields()]
+    lines += ["", "variants (config.variants, a comma list): " + ", ".join(models.NAMES), "",
+              "flags:", "  --workdir DIR  run folder (default: runs/<config name>)",
+              "  --overwrite    delete variant folders in --workdir that hold a different config",
+              "  --debug        show full tracebacks for errors"]
+    return "\n".join(lines)
+
+
 def parse_flags(argv):
-    """absl's parser, but a typo in --config.FIELD or a missing config file is one line and exit 2."""
+    """absl's parser, but --help lists the config fields, and a typo in --config.FIELD or a missing config file
+    is one line and exit 2."""
+    if any(a in ("--help", "-h", "-?", "--helpshort") for a in argv[1:]):
+        print(usage())
+        sys.exit(0)
+    argv = with_default_config(argv)
     try:
         return app.parse_flags_with_usage(argv)
     except (AttributeError, KeyError) as e:      # ml_collections: --config.FIELD names no field
@@ -77,8 +112,8 @@ def parse_flags(argv):
             raise
         hint = re.search(r'"(\w+)" instead of "(\w+)"', str(e))
         field = f"{hint[2]!r} (did you mean {hint[1]!r}?)" if hint else re.sub(r"[\\'\"]", "", str(e)).split()[0]
-        print(f"error: unknown config field {field} on the command line; the fields and their defaults are in "
-              f"distnet/config.py:base()", file=sys.stderr)
+        print(f"error: unknown config field {field} on the command line; `python train.py --help` lists every "
+              f"field with its default", file=sys.stderr)
         sys.exit(2)
 
 

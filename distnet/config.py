@@ -10,7 +10,9 @@ holds what a study derives from its config.
 """
 from __future__ import annotations
 
+import inspect
 import math
+import re
 
 import ml_collections
 
@@ -23,10 +25,10 @@ def base() -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
     c.variants = "ReLU,Abs,ReLU2,Abs2,ReLU2-Neg,Abs2-Neg"   # comma list of variant names (the paper's main six)
     c.seed = 0                           # seed index i trains from fold_in(PRNGKey(seed), i)
-    c.num_seeds = 20
-    c.epochs = 5000
-    c.lr = 1e-3
-    c.hidden = 128
+    c.num_seeds = 20                     # seeds trained at once, each from its own key
+    c.epochs = 5000                      # full-batch epochs (one SGD step each)
+    c.lr = 1e-3                          # plain SGD learning rate
+    c.hidden = 128                       # first-layer units
     c.eval_every = 1                     # record train loss/acc and test acc every this many epochs
     c.checkpoint_every = 1000            # epochs between checkpoints (also at step 0 and at the end)
     c.chunk_epochs = 100                 # epochs per compiled scan: progress and NaN checks happen between
@@ -36,15 +38,29 @@ def base() -> ml_collections.ConfigDict:
     c.split = "auto"                     # first layer as exact 16-bit parts on matmul units: auto|off|bf16|fp16
     c.offsetl2_form = "paper"            # paper: ||alpha*(x-mu)||; code: sqrt(sum alpha*(x-mu)^2)
     c.data = ml_collections.ConfigDict()
-    c.data.name = "mnist"
+    c.data.name = "mnist"                # mnist | fashion_mnist | gaussians
     c.data.source = "auto"               # auto: data.dir or $DISTNET_DATA_DIR if set, else tfds
-    c.data.dir = ""
+    c.data.dir = ""                      # a folder with the four gzip IDX files (else $DISTNET_DATA_DIR/<name>)
     c.data.preprocess = "raw"            # the released code trains on raw 0..255 pixels
     c.data.n_train = 0                   # 0 = the whole training set
     c.data.n_test = 0                    # 0 = the whole test set
     c.data.dim = 784                     # gaussians only
     c.data.seed = 0                      # gaussians only
     return c
+
+
+def fields() -> list[tuple[str, object, str]]:
+    """(dotted name, default, what it means) of every field, in base()'s order, for --help: read from base()'s
+    own lines, so the help cannot drift from the schema."""
+    cfg = base()
+    out = []
+    for name, note in re.findall(r"^\s*c\.([\w.]+) = .*?(?:#\s*(.*))?$", inspect.getsource(base), re.M):
+        value = cfg
+        for part in name.split("."):
+            value = value[part]
+        if not isinstance(value, ml_collections.ConfigDict):
+            out.append((name, value, note))
+    return out
 
 
 class ConfigError(ValueError):

@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import jax
 import pytest
 
+from distnet import config
+from distnet.nn import models
 from distnet.run import checkpoint, folder
 
 from helpers import ROOT, train_process as train
@@ -81,3 +84,18 @@ def test_missing_data_file_names_the_file(mnist_dir, tmp_path):
               "--config.data.name=mnist", f"--config.data.dir={folder}")
     assert r.returncode == 2 and "t10k-labels-idx1-ubyte.gz: file not found" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_a_field_typo_without_a_config_file_is_one_sentence():
+    r = train("--config.epoch=20")
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert r.stderr.strip() == ("error: unknown config field 'epoch' (did you mean 'epochs'?) on the command line; "
+                                "`python train.py --help` lists every field with its default")
+
+
+def test_help_lists_every_config_field_with_its_default_and_every_variant():
+    r = train("--help")
+    assert r.returncode == 0, r.stderr
+    for name, value, _ in config.fields():
+        assert re.search(rf"^  {re.escape(name)} +{re.escape(repr(value))}", r.stdout, re.M), name
+    assert ", ".join(models.NAMES) in r.stdout and "paper_table1.py" in r.stdout
