@@ -39,4 +39,5 @@ def test_any_protocol_difference_is_not_comparable_and_is_named(field, value, sa
     row = next(r for r in compare.published_rows([compare_record({**PAPER_PROTOCOL, field: value}, accs)]) if r["version"] == "Table 1")
     assert not row["comparable"] and row["differences"] == [says] and row["welch_vs_paper"] is None
     md = render.markdown({"dirs": [], "variants": [], "diverged": [], "pairs": [], "published": [row]}, [])
-    assert f"no (short run: {says})" in md
+    assert f"No variant here follows the paper's protocol ({says}), so none is compared" in md
+    assert "| ReLU | Table 1 |" not in md                     # one line, not a row per published version

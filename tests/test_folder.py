@@ -21,3 +21,9 @@ def test_a_diverged_summary_round_trips_and_tabulates(tmp_path):
 
 def test_error_text_names_a_missing_field():
     assert "lacks the field 'epochs'" in folder.error_text(KeyError("epochs"))
+
+
+def test_variants_are_listed_in_the_papers_order(tmp_path):
+    for v in ("Abs-L2", "ReLU2", "Abs", "ReLU-Bias", "ReLU"):
+        files.write_json(folder.variant_dir(tmp_path, v) / "config.json", {})
+    assert folder.list_variants(tmp_path) == ["ReLU", "Abs", "ReLU2", "ReLU-Bias", "Abs-L2"]

@@ -18,3 +18,12 @@ def test_half_point_says_how_many_seeds_halve():
     md = render.markdown({"dirs": [], "variants": [compare.variant_row(rec)], "diverged": [], "pairs": [],
                           "published": []}, [])
     assert "0.50 (2/3 seeds halve) | n/a (0/3 seeds halve)" in md
+
+
+def test_variants_without_analysis_are_named_not_left_out():
+    rows = [compare.variant_row(compare_record(PAPER_PROTOCOL, [0.9, 0.9], variant=v)) for v in ("ReLU", "Abs")]
+    rows[0]["half_point"] = {layer: {way: {"mean": 0.5, "halved": 2, "seeds": 2} for way in ("below", "above")}
+                             for layer in ("hidden_post", "output_post")}
+    md = render.markdown({"dirs": [], "variants": rows, "diverged": [], "pairs": [], "published": []}, [])
+    assert "| ReLU | complete | 0.50 (2/2 seeds halve)" in md
+    assert "Not analyzed yet: Abs (run `python -m distnet.analysis.analyze DIR`)." in md

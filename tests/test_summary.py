@@ -30,3 +30,14 @@ def test_the_summary_table_has_a_row_per_variant_in_percent():
     table = summary.summary_table(rows).splitlines()
     assert len(table) == 4 and table[2].startswith("| ReLU | complete | 2 | 10 | 85.00 +/- 7.07 |")
     assert table[2].endswith("| 12 |") and table[3].startswith("| Abs |")
+
+
+def test_an_accuracy_interval_never_leaves_0_to_100_percent():
+    spread = [0.10, 0.40, 0.12]                          # ReLU2-like seeds: the t interval reaches below 0
+    raw, cut = summary.describe(spread), summary.describe(spread, summary.ACCURACY)
+    assert raw["ci95"][0] < 0 < raw["ci95"][1] < 1
+    assert cut["ci95"] == [0.0, raw["ci95"][1]]
+    m = {"epoch": np.array([0, 10]), "test_acc": np.array([[0.1, a] for a in spread]),
+         "train_acc": np.array([[0.1, a] for a in spread]), "train_loss": np.array([[2.0, 0.2], [2.0, 9.0], [2.0, 0.1]])}
+    s = summary.variant_summary("ReLU2", m, 1.0)
+    assert s["test_acc"]["ci95"][0] == 0.0 and s["final_train_loss"]["ci95"][0] < 0   # a loss has no such bound

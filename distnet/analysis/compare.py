@@ -71,8 +71,9 @@ def variant_row(r) -> dict:
     """Per variant: accuracy statistics, training accuracy, plateau epoch, dead units, distance share, probes."""
     m, s = r["metrics"], r["stats"] or {}
     row = {"name": r["name"], "protocol": r["protocol"], "status": r["status"],
-           "test_acc": summary.describe(m["test_acc"][:, -1]), "test_acc_per_seed": m["test_acc"][:, -1].tolist(),
-           "train_acc": summary.describe(m["train_acc"][:, -1]),
+           "test_acc": summary.describe(m["test_acc"][:, -1], summary.ACCURACY),
+           "test_acc_per_seed": m["test_acc"][:, -1].tolist(),
+           "train_acc": summary.describe(m["train_acc"][:, -1], summary.ACCURACY),
            "plateau_epoch": plateau_epoch(m["epoch"], m["train_loss"])}
     summ = s.get("summary")
     if summ:

@@ -53,18 +53,21 @@ def units_section(rep: dict) -> list[str]:
 
 
 def probes_section(rep: dict) -> list[str]:
-    if not any("half_point" in v for v in rep["variants"]):
-        return []
+    analyzed = [v for v in rep["variants"] if "half_point" in v]
+    missing = [v["name"] for v in rep["variants"] if "half_point" not in v and v["status"] != "diverged"]
+    if not analyzed:
+        return ["## Perturbation probes", f"Not analyzed yet ({', '.join(missing)}): run "
+                "`python -m distnet.analysis.analyze DIR` for the probes."] if missing else []
     lines = ["## Perturbation probes: clamp fraction where test accuracy halves",
              "Mean over the seeds whose accuracy halves, and how many of the seeds do (n/a: none does).", "",
              "| variant | status | hidden from below | hidden from above | output from below | output from above |",
              "|---|---|---|---|---|---|"]
-    for v in rep["variants"]:
-        hp = v.get("half_point")
-        if hp:
-            lines.append(f"| {v['name']} | {v['status']} | " + " | ".join(
-                fmt_half(hp[layer][way]) for layer in ("hidden_post", "output_post") for way in ("below", "above"))
-                + " |")
+    for v in analyzed:
+        hp = v["half_point"]
+        lines.append(f"| {v['name']} | {v['status']} | " + " | ".join(
+            fmt_half(hp[layer][way]) for layer in ("hidden_post", "output_post") for way in ("below", "above")) + " |")
+    if missing:
+        lines += ["", f"Not analyzed yet: {', '.join(missing)} (run `python -m distnet.analysis.analyze DIR`)."]
     return lines
 
 
@@ -85,21 +88,28 @@ def pairs_section(rep: dict) -> list[str]:
 
 
 def published_section(rep: dict) -> list[str]:
-    lines = ["## Against the published numbers (paper: 20 seeds, raw pixels, 5,000 or 50,000 epochs)",
-             "Only a run with the paper's protocol exactly (its epochs, lr 1e-3, 128 hidden units, all of MNIST, raw "
-             "pixels, at least 20 seeds) is a reproduction: see 'comparable', which names every field that differs. "
-             "For those, Welch's t-test of the run's seeds against the published mean, std and n = 20. "
-             "Diverged variants are left out.", "",
-             "| variant | status | paper version | paper mean +/- std | paper epochs | run mean +/- std | run epochs / "
-             "seeds / preprocess | inside paper mean +/- 2 std | Welch vs paper t / p | comparable |", "|" + "---|" * 10]
-    for r in rep["published"]:
-        p, w = r["run_protocol"], r["welch_vs_paper"]
+    rows = rep["published"]
+    comparable = [r for r in rows if r["comparable"]]
+    head = ["## Against the published numbers (paper: 20 seeds, raw pixels, 5,000 or 50,000 epochs)"]
+    if not comparable:
+        differences = sorted({d for r in rows for d in r["differences"]})
+        return head + ["No variant here follows the paper's protocol" + (f" ({'; '.join(differences)})" if differences
+                       else "") + ", so none is compared with its published accuracy." if rows else
+                       "The paper publishes no accuracy for these variants."]
+    lines = head + ["Only a run with the paper's protocol exactly (its epochs, lr 1e-3, 128 hidden units, all of MNIST, "
+                    "raw pixels, at least 20 seeds) is a reproduction. For those, Welch's t-test of the run's seeds "
+                    "against the published mean, std and n = 20. Diverged variants are left out.", "",
+                    "| variant | paper version | paper mean +/- std | paper epochs | run mean +/- std | "
+                    "inside paper mean +/- 2 std | Welch vs paper t / p |", "|" + "---|" * 7]
+    for r in comparable:
+        w = r["welch_vs_paper"]
         inside = "n/a (no std)" if r["inside_2std"] is None else ("yes" if r["inside_2std"] else "no")
-        comparable = "yes" if r["comparable"] else f"no (short run: {'; '.join(r['differences'])})"
-        lines.append(f"| {r['name']} | complete | {r['version']} | {r['paper_mean']:.2f} +/- {fmt_num(r['paper_std'])} | "
-                     f"{r['paper_epochs']} | {r['run_mean']:.2f} +/- {r['run_std']:.2f} | {p['epochs']} / "
-                     f"{p['seeds']} / {p['preprocess']} | {inside} | "
-                     f"{fmt_num(w['t']) + ' / ' + fmt_p(w['p']) if w else 'n/a'} | {comparable} |")
+        lines.append(f"| {r['name']} | {r['version']} | {r['paper_mean']:.2f} +/- {fmt_num(r['paper_std'])} | "
+                     f"{r['paper_epochs']} | {r['run_mean']:.2f} +/- {r['run_std']:.2f} | {inside} | "
+                     f"{fmt_num(w['t']) + ' / ' + fmt_p(w['p']) if w else 'n/a'} |")
+    others = sorted({r["name"] for r in rows} - {r["name"] for r in comparable})
+    if others:
+        lines += ["", f"Not compared (a protocol other than the paper's): {', '.join(others)}."]
     return lines
 
 

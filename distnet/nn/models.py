@@ -99,6 +99,12 @@ def from_config(cfg, classes: int, variant: str) -> MLP:
     return get(variant, hidden=cfg["hidden"], classes=classes, offsetl2_form=cfg["offsetl2_form"])
 
 
+def in_paper_order(names) -> list[str]:
+    """`names` sorted as the paper lists its variants (NAMES); names it does not know come last, by name."""
+    rank = {n: i for i, n in enumerate(NAMES)}
+    return sorted(names, key=lambda n: (rank.get(n, len(rank)), n))
+
+
 def param_twin(model):
     """The module whose `init` gives exactly `model`'s initial parameters: for a variant, the one with the same
     parameter shapes and no parameter-free choices (activations, Neg and the OffsetL2 form draw nothing). The

@@ -142,8 +142,8 @@ def load_data(vdir) -> data.Dataset:
 # --- the whole folder -------------------------------------------------------------------------------------
 
 def list_variants(workdir) -> list[str]:
-    """Variants in a run folder (those with a config.json), in folder order."""
-    return sorted(p.parent.name for p in Path(workdir).glob("*/config.json"))
+    """Variants in a run folder (those with a config.json), in the paper's order (models.NAMES)."""
+    return models.in_paper_order(p.parent.name for p in Path(workdir).glob("*/config.json"))
 
 
 def is_run_folder(workdir) -> bool:
@@ -153,7 +153,8 @@ def is_run_folder(workdir) -> bool:
 
 def write_run_summary(workdir, variants: list[str]) -> str:
     """DIR/summary.json and DIR/summary.md from the finished variants' summaries; returns the markdown."""
-    rows = [read_summary(variant_dir(workdir, v)) for v in variants if is_complete(variant_dir(workdir, v))]
+    rows = [read_summary(variant_dir(workdir, v)) for v in models.in_paper_order(variants)
+            if is_complete(variant_dir(workdir, v))]
     md = summary.summary_table(rows)
     files.write_json(Path(workdir) / "summary.json", {"variants": rows})
     files.write_text(Path(workdir) / "summary.md", md)
