@@ -12,46 +12,96 @@ import numpy as np
 from distnet.run import folder
 
 
+LAYER_NAMES = {"hidden_post": "hidden layer (after its activation)", "output_post": "output layer (the logits)"}
+CLAMP_NAMES = {"below": "from below: each unit's values under min + f x range raised to it",
+               "above": "from above: each unit's values over max - f x range lowered to it"}
+
+
+def _legend_outside(fig, ax, ncol=1):
+    """One legend to the right of the axes, never on the curves."""
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, ncol=ncol, frameon=False)
+    fig.tight_layout()
+
+
+def _band(ax, x, values_SxE, label, log10=False):
+    """Seed mean as a line with a band of one std over seeds."""
+    v = np.log10(values_SxE) if log10 else values_SxE
+    mean, std = v.mean(0), v.std(0)
+    line, = ax.plot(x, mean, label=label)
+    ax.fill_between(x, mean - std, mean + std, color=line.get_color(), alpha=0.2, lw=0)
+
+
+def _error(acc_SxE):
+    """Error rate kept inside [1e-4, 1] so a perfect seed does not send the log to -inf."""
+    return np.clip(1.0 - np.asarray(acc_SxE), 1e-4, 1.0)
+
+
 def learning_curves(records):
-    """log test error over epochs, seed mean with a band of one std over seeds (the paper's figure)."""
+    """Test error over epochs on a log axis, seed mean with a band of one std over seeds (the paper's figure)."""
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for r in records:
-        m = r["metrics"]
-        log_err_SxE = np.log10(np.clip(1.0 - m["test_acc"], 1e-4, 1.0))
-        mean, std = log_err_SxE.mean(0), log_err_SxE.std(0)
-        line, = ax.plot(m["epoch"], mean, label=r["name"])
-        ax.fill_between(m["epoch"], mean - std, mean + std, color=line.get_color(), alpha=0.2)
+        _band(ax, r["metrics"]["epoch"], _error(r["metrics"]["test_acc"]), r["name"], log10=True)
     ax.set(xlabel="epoch", ylabel="log10 test error", title="Test error (mean +/- 1 std over seeds)")
-    ax.legend(fontsize=8)
+    _legend_outside(fig, ax)
+    return fig
+
+
+def training_curves(records):
+    """Training error and training loss over epochs, log axes, seed mean +/- 1 std (the paper's other curves)."""
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for r in records:
+        m = r["metrics"]
+        _band(a1, m["epoch"], _error(m["train_acc"]), r["name"], log10=True)
+        _band(a2, m["epoch"], np.maximum(np.asarray(m["train_loss"]), 1e-8), r["name"], log10=True)
+    a1.set(xlabel="epoch", ylabel="log10 training error", title="Training error (mean +/- 1 std over seeds)")
+    a2.set(xlabel="epoch", ylabel="log10 training loss (cross-entropy)", title="Training loss")
+    _legend_outside(fig, a1)
     return fig
 
 
 def final_accuracy(records):
-    """Final test accuracy of every seed, one column per variant."""
-    fig, ax = plt.subplots(figsize=(max(5, 1.1 * len(records)), 4))
-    for i, r in enumerate(records):
-        acc = 100 * r["metrics"]["test_acc"][:, -1]
-        ax.scatter(np.full(len(acc), i) + np.linspace(-0.15, 0.15, len(acc)), acc, s=14)
-        ax.hlines(acc.mean(), i - 0.3, i + 0.3, color="k")
+    """The distribution of final test accuracies: a box per variant (quartiles, whiskers to 1.5 IQR) with every
+    seed as a point on it."""
+    fig, ax = plt.subplots(figsize=(max(5, 1.1 * len(records)), 4.2))
+    accs = [100 * np.asarray(r["metrics"]["test_acc"])[:, -1] for r in records]
+    ax.boxplot(accs, positions=range(len(records)), widths=0.5, showfliers=False,
+               medianprops={"color": "k"}, boxprops={"color": "0.5"}, whiskerprops={"color": "0.5"},
+               capprops={"color": "0.5"})
+    for i, acc in enumerate(accs):
+        ax.scatter(i + np.linspace(-0.12, 0.12, len(acc)), acc, s=14, zorder=3)
     ax.set_xticks(range(len(records)), [r["name"] for r in records], rotation=30, ha="right")
-    ax.set(ylabel="final test accuracy %", title="Final test accuracy per seed (bar = mean)")
+    ax.set(ylabel="final test accuracy %",
+           title=f"Final test accuracy: every seed, with quartiles ({len(accs[0])} seeds)" if accs else "")
+    ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     return fig
 
 
 def dead_units(records):
-    """Share of dead and rarely active (<1%) units per layer (train split, mean over seeds)."""
+    """Dead and rarely active units per layer (train split): bars are the seed mean, points each seed, the
+    number on a bar its mean count."""
     rows = [r for r in records if r["stats"] and "summary" in r["stats"]]
-    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(rows)), 4))
-    width, x = 0.2, np.arange(len(rows))
-    for j, (layer, kind) in enumerate([(l, k) for l in ("hidden_post", "output_post") for k in ("dead", "rare_1pct")]):
-        share = [100 * np.mean(r["stats"]["summary"]["activity"]["train"][layer][kind]) /
-                 r["stats"]["summary"]["activity"]["train"][layer]["units"] for r in rows]
-        ax.bar(x + (j - 1.5) * width, share, width, label=f"{layer.split('_')[0]} {kind.replace('_1pct', ' (<1%)')}")
-    ax.set_xticks(x, [r["name"] for r in rows], rotation=30, ha="right")
-    ax.set(ylabel="% of the layer's units", title="Dead and rarely active units (train split)")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
+    kinds = (("dead", "dead (never active)"), ("rare_1pct", "active on < 1% of inputs"),
+             ("rare_5pct", "active on < 5% of inputs"))
+    fig, axes = plt.subplots(1, 2, figsize=(max(9, 2.0 * len(rows)), 4.2))
+    width, x = 0.27, np.arange(len(rows))
+    for ax, layer in zip(axes, ("hidden_post", "output_post")):
+        units = rows[0]["stats"]["summary"]["activity"]["train"][layer]["units"] if rows else 0
+        top = 0.0
+        for j, (kind, label) in enumerate(kinds):
+            counts = [np.asarray(r["stats"]["summary"]["activity"]["train"][layer].get(kind, [np.nan]), float)
+                      for r in rows]
+            means = [c.mean() for c in counts]
+            top = max([top] + [float(np.nanmax(c)) for c in counts])
+            bars = ax.bar(x + (j - 1) * width, means, width, label=label, alpha=0.75)
+            for i, c in enumerate(counts):
+                ax.scatter(np.full(len(c), i + (j - 1) * width), c, s=8, color="k", zorder=3)
+            ax.bar_label(bars, labels=[f"{m:.1f}" for m in means], fontsize=6, padding=2)
+        ax.set_xticks(x, [r["name"] for r in rows], rotation=30, ha="right")
+        ax.set(ylabel=f"units (of {units} in the layer)", title=LAYER_NAMES[layer], ylim=(0, max(top, 1) * 1.2))
+    fig.suptitle("Dead and rarely active units, train split (bar: seed mean; dots: seeds)")
+    _legend_outside(fig, axes[1])
     return fig
 
 
@@ -66,48 +116,64 @@ def class_distributions(record, seed=0):
     ax.axvline(0, color="k", lw=0.8)
     ax.set(xlabel="pre-activation (signed distance to the hyperplane, up to scale)", ylabel="inputs",
            title=f"{record['name']} seed {seed}: classes along hidden unit {h['unit'][seed]}")
-    ax.legend(title="class", fontsize=7, ncol=2)
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, title="class", loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7,
+               frameon=False)
+    fig.tight_layout()
     return fig
 
 
 def perturbation(records):
-    """Test accuracy against clamp fraction, per layer and direction, seed mean per variant."""
+    """Test accuracy against clamp fraction, per layer and direction, seed mean +/- 1 std per variant."""
     rows = [r for r in records if r["stats"] and "perturbation" in r["stats"]]
-    fig, axes = plt.subplots(2, 2, figsize=(10, 7), sharex=True, sharey=True)
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5), sharex=True, sharey=True)
     for i, layer in enumerate(("hidden_post", "output_post")):
         for j, way in enumerate(("below", "above")):
             ax = axes[i, j]
             for r in rows:
                 p = r["stats"]["perturbation"][layer]
-                ax.plot(p["fractions"], 100 * np.mean(p[way], axis=0), marker=".", label=r["name"])
-            ax.set(title=f"{layer}: clamp from {way}", xlabel="fraction of the unit's range",
-                   ylabel="test accuracy %")
-    axes[0, 0].legend(fontsize=7)
-    fig.tight_layout()
+                _band(ax, p["fractions"], 100 * np.asarray(p[way], float), r["name"])
+            ax.set_title(f"{LAYER_NAMES[layer]}\nclamped {CLAMP_NAMES[way]}", fontsize=9)
+            ax.set(xlabel="f (fraction of the unit's observed range)" if i else "",
+                   ylabel="test accuracy %" if j == 0 else "")
+            ax.grid(alpha=0.3)
+    fig.suptitle("Perturbation probes (mean +/- 1 std over seeds)")
+    _legend_outside(fig, axes[0, 1])
     return fig
 
 
 def noise(records):
     """Test accuracy and mean output change against Gaussian input noise (in units of the inputs' std)."""
     rows = [r for r in records if r["stats"] and "noise" in r["stats"]]
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4))
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    scales = []
     for r in rows:
         n = r["stats"]["noise"]
-        x = np.asarray(n["scale_of_inputs_std"])
-        a1.plot(x, 100 * np.mean(n["accuracy"], axis=0), marker=".", label=r["name"])
-        a2.plot(x, np.mean(n["output_shift"], axis=0), marker=".", label=r["name"])
-    a1.set(xscale="symlog", xlabel="noise std / input std", ylabel="test accuracy %", title="Accuracy under input noise")
-    a2.set(xscale="symlog", yscale="symlog", xlabel="noise std / input std", ylabel="mean ||output change||",
+        scales = np.asarray(n["scale_of_inputs_std"], float)
+        _band(a1, scales, 100 * np.asarray(n["accuracy"], float), r["name"])
+        a2.plot(scales, np.mean(n["output_shift"], axis=0), marker=".", label=r["name"])
+    positive = scales[scales > 0] if len(scales) else np.array([0.01])
+    for ax in (a1, a2):
+        # linear below the smallest non-zero scale so 0 sits one decade left of it, log above; a tick per scale
+        ax.set_xscale("symlog", linthresh=positive.min(), linscale=0.5)
+        ax.set_xticks(scales, [f"{s:g}" for s in scales])
+        ax.grid(alpha=0.3)
+    a1.set(xlabel="noise std / input std", ylabel="test accuracy %", title="Accuracy under input noise")
+    shifts = np.concatenate([np.ravel(np.mean(r["stats"]["noise"]["output_shift"], axis=0)) for r in rows]) \
+        if rows else np.array([1.0])
+    a2.set_yscale("symlog", linthresh=max(float(shifts[shifts > 0].min()) if (shifts > 0).any() else 1.0, 1e-6))
+    a2.set_ylim(bottom=0)                                     # an output change is a norm: never negative
+    a2.set(xlabel="noise std / input std", ylabel="mean ||output change|| (seed mean)",
            title="How far the output moves")
-    a1.legend(fontsize=7)
-    fig.tight_layout()
+    _legend_outside(fig, a1)
     return fig
 
 
 def all_figures(records, out, log=print) -> list[Path]:
     """Draw every figure the records allow into OUT/figures (through the run folder's atomic writer); returns
     the PNG paths."""
-    todo = [("learning_curves", learning_curves, records), ("final_accuracy", final_accuracy, records)]
+    todo = [("learning_curves", learning_curves, records), ("training_curves", training_curves, records),
+            ("final_accuracy", final_accuracy, records)]
     with_stats = [r for r in records if r["stats"]]
     if any("summary" in r["stats"] for r in with_stats):
         todo.append(("dead_units", dead_units, records))

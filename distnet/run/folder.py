@@ -181,7 +181,7 @@ def write_report(out, markdown: str, report: dict, latex: str) -> None:
 def save_figure(out, name: str, fig, dpi: int = 110) -> Path:
     """OUT/figures/<name>.png, written atomically; returns its path."""
     path = Path(out) / "figures" / f"{name}.png"
-    files.atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=dpi))
+    files.atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=dpi, bbox_inches="tight"))
     return path
 
 
