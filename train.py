@@ -50,6 +50,8 @@ def main(argv) -> int:
         table = study.run_all(cfg, workdir, overwrite=_OVERWRITE.value, summarize=stats.summary_statistics)
         print(f"\n{table}")
         print(f"done in {time.perf_counter() - t0:.0f}s; results in {workdir}/summary.md")
+        print(f"next: python -m distnet.analysis.analyze {workdir}   (distance statistics and probes)\n"
+              f"      python -m distnet.analysis.report {workdir}    (tables, tests and figures)")
     except faults.Interrupted as e:
         print(f"{e}", file=sys.stderr)
         return 128 + e.signum

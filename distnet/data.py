@@ -131,8 +131,13 @@ def load_tfds(name: str, classes: int = 10) -> Dataset:
                         f"IDX files with data.dir=FOLDER or ${ENV_DIR}=FOLDER") from None
     out = {}
     for split in ("train", "test"):
-        ds = tfds.as_numpy(tfds.load(name, split=split, batch_size=-1, as_supervised=True))
-        x, y = ds
+        try:
+            x, y = tfds.as_numpy(tfds.load(name, split=split, batch_size=-1, as_supervised=True))
+        except Exception as e:   # network, DNS, proxy, a half-written cache: tfds raises many kinds
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+            raise DataError(f"tensorflow-datasets could not download or read {name} ({type(e).__name__}: {first}); "
+                            f"without internet use the four gzip IDX files instead: data.source=idx with "
+                            f"data.dir=FOLDER or ${ENV_DIR}=FOLDER") from e
         out[f"x_{split}"] = np.asarray(x, np.float32).reshape(len(x), -1)
         out[f"y_{split}"] = np.asarray(y, np.int32)
     return Dataset(**out, classes=classes, info={"source": "tfds", "tfds_version": tfds.__version__})

@@ -86,6 +86,25 @@ def test_the_tfds_source_loads_through_tfds_load(monkeypatch):
     assert ds.x_train.shape == (6, 784) and ds.x_train.max() == 7 and ds.info["source"] == "tfds"
 
 
+def test_a_failed_tfds_download_is_one_sentence_pointing_at_local_files(monkeypatch):
+    """tfds retries and then raises from deep in its download code; the user gets the cause and the way out."""
+    import sys
+    import types
+
+    def failing_load(name, split, batch_size, as_supervised):
+        raise ConnectionError("Failed to establish a new connection: [Errno -3] Temporary failure in name "
+                              "resolution\n(200 more lines)")
+
+    fake = types.SimpleNamespace(load=failing_load, as_numpy=lambda t: t, __version__="fake")
+    monkeypatch.setitem(sys.modules, "tensorflow_datasets", fake)
+    monkeypatch.delenv(data.ENV_DIR, raising=False)
+    with pytest.raises(data.DataError) as e:
+        data.load(_dcfg(name="mnist", source="auto", n_train=0, n_test=0))
+    msg = str(e.value)
+    assert "\n" not in msg and "could not download or read mnist (ConnectionError: Failed to establish" in msg
+    assert f"data.source=idx with data.dir=FOLDER or ${data.ENV_DIR}=FOLDER" in msg
+
+
 def test_a_valid_idx_folder_loads_through_the_config_with_its_sums_checked(tmp_path, smoke_cfg):
     ds = data.load(idx_cfg(smoke_cfg, make_idx_folder(tmp_path / "mnist")).data)
     assert ds.x_train.shape == (30, 16) and all(f["checked"] for f in ds.info["files"].values())

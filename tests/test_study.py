@@ -158,3 +158,30 @@ def test_a_bad_config_is_refused_before_anything_is_written_or_compiled(smoke_cf
     with pytest.raises(config.ConfigError, match="unknown variant 'Nope'"):
         study.run_all(smoke_cfg, tmp_path / "w", log=lambda *a: None)
     assert not (tmp_path / "w").exists()
+
+
+def test_progress_gives_the_whole_runs_time_left_from_this_variants_pace(monkeypatch):
+    import io
+
+    clock = iter([100.0, 110.0])                       # created at t=100, first report at t=110
+    monkeypatch.setattr(study.time, "perf_counter", lambda: next(clock))
+    out = io.StringIO()
+    p = study.Progress("ReLU", total=50, start=0, stream=out, later_epochs=100)
+    p(10, np.array([0.5, 0.7]))
+    line = out.getvalue()
+    # 10 epochs took 10 s: 40 left in this variant (40 s), 100 in the variants after it (100 s)
+    assert "epoch     10/50" in line and "40s left" in line and "(whole run ~2m20s left)" in line
+    assert "test acc  60.00% [50.00, 70.00]" in line
+
+
+def test_progress_of_the_last_variant_shows_no_whole_run_estimate():
+    import io
+
+    out = io.StringIO()
+    study.Progress("Abs", total=5, start=0, stream=out)(5, np.array([0.9]))
+    assert "whole run" not in out.getvalue()
+
+
+@pytest.mark.parametrize("seconds, text", [(42.4, "42s"), (425, "7m05s"), (3720, "1h02m"), (float("nan"), "?")])
+def test_durations_read_as_people_write_them(seconds, text):
+    assert study._duration(seconds) == text

@@ -36,10 +36,15 @@ class Stopwatch:
 
 
 class Progress:
-    """Variant, epoch, test accuracy over seeds (mean and range) and time left; in place on a TTY."""
+    """Variant, epoch, test accuracy over seeds (mean and range), the variant's time left and the whole run's;
+    in place on a TTY.
 
-    def __init__(self, variant: str, total: int, start: int, stream=sys.stdout):
+    later_epochs: epochs still to train in the variants after this one; the run's time left assumes they cost
+    what this variant's epochs have cost so far (the variants of one study share data, seeds and widths)."""
+
+    def __init__(self, variant: str, total: int, start: int, stream=sys.stdout, later_epochs: int = 0):
         self.variant, self.total, self.start, self.stream = variant, total, start, stream
+        self.later_epochs = later_epochs
         self.t0 = time.perf_counter()
         self.tty = stream.isatty()
 
@@ -50,11 +55,22 @@ class Progress:
         line = (f"{self.variant:>14}  epoch {epoch:>6}/{self.total}  test acc {100 * test_acc.mean():6.2f}% "
                 f"[{100 * test_acc.min():.2f}, {100 * test_acc.max():.2f}]  "
                 f"{elapsed:6.0f}s elapsed, {left:5.0f}s left")
+        if self.later_epochs:
+            run_left = left + (elapsed / done * self.later_epochs if done > 0 else float("nan"))
+            line += f" (whole run ~{_duration(run_left)} left)"
         if self.tty:
             self.stream.write("\r" + line + ("\n" if final else ""))
         else:
             self.stream.write(line + "\n")
         self.stream.flush()
+
+
+def _duration(seconds: float) -> str:
+    """'42s', '7m05s', '1h02m': a time left as people read it."""
+    if not np.isfinite(seconds):
+        return "?"
+    s = int(round(seconds))
+    return f"{s}s" if s < 60 else f"{s // 60}m{s % 60:02d}s" if s < 3600 else f"{s // 3600}h{s % 3600 // 60:02d}m"
 
 
 @jax.jit
@@ -80,10 +96,11 @@ def config_record(cfg, variant: str, dataset: data.Dataset, device_data: trainer
 
 
 def run_variant(cfg, plan: plans.Plan, variant: str, dataset: data.Dataset, device_data: trainer.Data, workdir,
-                log=print, summarize=None) -> dict:
+                log=print, summarize=None, later_epochs: int = 0) -> dict:
     """Train (or resume, or skip if finished) one variant for all seeds; returns its summary.
 
-    summarize(model, params, dataset) -> dict, if given, adds statistics of the final params to the summary."""
+    summarize(model, params, dataset) -> dict, if given, adds statistics of the final params to the summary.
+    later_epochs: epochs the variants after this one still train (for the whole run's time left)."""
     vdir = folder.variant_dir(workdir, variant)
     folder.write_config(vdir, config_record(cfg, variant, dataset, device_data))
     folder.tidy(vdir)
@@ -103,7 +120,8 @@ def run_variant(cfg, plan: plans.Plan, variant: str, dataset: data.Dataset, devi
             with clock("init_and_epoch0_s"):   # compiles and the first checkpoint included
                 state = resume.fresh(vdir, plan, cfg, init, evaluate, device_data)
 
-        progress = Progress(variant, plan.epochs, state.epoch) if hosts.primary() else lambda *a, **k: None
+        progress = (Progress(variant, plan.epochs, state.epoch, later_epochs=later_epochs) if hosts.primary()
+                    else lambda *a, **k: None)
         t0 = time.perf_counter() - state.wall_s
         while state.epoch < plan.epochs:
             with clock("first_chunk_s" if "first_chunk_s" not in clock.seconds else "chunks_s"):
@@ -172,11 +190,14 @@ def run_all(cfg, workdir, log=print, overwrite: bool = False, summarize=None) ->
         raise config.ConfigError(f"config.split={cfg.split!r} with data.preprocess={cfg.data.preprocess!r}: {e}") from None
     log("first layer: " + (f"{plan.split} split, {plan.parts} parts" if plan.parts else "plain float32 matmul"))
     with faults.stopping():
-        for v in variants:
+        for i, v in enumerate(variants):
             if stop := hosts.agree_max(faults.requested()):
                 raise faults.Interrupted(f"interrupted before {v} started; rerun the same command to resume", stop)
             hosts.barrier(f"start {v}")   # no process reads a folder while another still writes it
-            run_variant(cfg, plan, v, dataset, device_data, workdir, log=log, summarize=summarize)
+            later = sum(plan.epochs for w in variants[i + 1:]
+                        if not folder.is_complete(folder.variant_dir(workdir, w)))
+            run_variant(cfg, plan, v, dataset, device_data, workdir, log=log, summarize=summarize,
+                        later_epochs=later)
             faults.point("variant_done")
     hosts.barrier("summaries")
     return folder.write_run_summary(workdir, variants)

@@ -22,6 +22,10 @@ def test_same_command_twice_is_bit_identical(cli, reference, tmp_path):
     r = cli(tmp_path / "again")
     assert r.returncode == 0, r.stderr
     assert_same_run(tmp_path / "again", reference)
+    # the end of a run names what to do next with this folder; the first variant's progress foresees the second's
+    assert f"next: python -m distnet.analysis.analyze {tmp_path / 'again'}" in r.stdout
+    assert f"python -m distnet.analysis.report {tmp_path / 'again'}" in r.stdout
+    assert "whole run ~" in r.stdout
 
 
 def test_kill_at_every_write_then_resume(cli, reference, tmp_path):
