@@ -37,6 +37,7 @@ def base() -> ml_collections.ConfigDict:
     c.matmul_precision = "highest"       # full fp32: on GPU the default (TF32/bf16) changes results
     c.split = "auto"                     # first layer as exact 16-bit parts on matmul units: auto|off|bf16|fp16
     c.offsetl2_form = "paper"            # paper: ||alpha*(x-mu)||; code: sqrt(sum alpha*(x-mu)^2)
+    c.tensorboard = False                # also write TensorBoard scalars to <variant>/tensorboard/ (no TF needed)
     c.data = ml_collections.ConfigDict()
     c.data.name = "mnist"                # mnist | fashion_mnist | gaussians
     c.data.source = "auto"               # auto: data.dir or $DISTNET_DATA_DIR if set, else tfds

@@ -185,3 +185,22 @@ def test_progress_of_the_last_variant_shows_no_whole_run_estimate():
 @pytest.mark.parametrize("seconds, text", [(42.4, "42s"), (425, "7m05s"), (3720, "1h02m"), (float("nan"), "?")])
 def test_durations_read_as_people_write_them(seconds, text):
     assert study._duration(seconds) == text
+
+
+def test_tensorboard_logging_writes_every_recorded_epoch_and_leaves_the_numbers_alone(smoke_cfg, smoke_run,
+                                                                                        tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    cfg = smoke_cfg.copy_and_resolve_references()
+    cfg.tensorboard = True
+    study.run_all(cfg, tmp_path, log=lambda *a: None)
+    for v in config.variant_list(cfg):
+        m = folder.load_metrics(tmp_path / v)
+        np.testing.assert_array_equal(m["test_acc"], folder.load_metrics(smoke_run / v)["test_acc"])
+        (logdir,) = {p.parent for p in (tmp_path / v / "tensorboard").glob("events.out.tfevents.*")}
+        acc = EventAccumulator(str(logdir))
+        acc.Reload()
+        means = acc.Scalars("test_acc/mean")
+        assert [e.step for e in means] == m["epoch"].tolist()
+        np.testing.assert_allclose([e.value for e in means], m["test_acc"].mean(0), rtol=1e-6)  # float32 mean
+        assert [e.value for e in acc.Scalars("train_loss/seed_01")] == m["train_loss"][1].tolist()

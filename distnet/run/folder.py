@@ -4,6 +4,9 @@
     DIR/<variant>/config.json             the config as resolved, its protocol fields, the first layer that ran,
                                           the data's provenance (source, files, SHA-256s) and library versions
     DIR/<variant>/metrics.npz             epoch (E,), train_loss / train_acc / test_acc (seeds, E)
+    DIR/<variant>/metrics.csv             the same as a tidy table (variant, seed, epoch, metrics), written
+                                          with summary.json when the variant ends
+    DIR/<variant>/tensorboard/            TensorBoard event files, when config.tensorboard (distnet.run.tensorboard)
     DIR/<variant>/checkpoints/<epoch>/    Orbax params with a leading seed axis (distnet.run.checkpoint), at
                                           epoch 0, every checkpoint_every epochs and the end
     DIR/<variant>/checkpoints/<epoch>.json   the checkpoint's sidecar: wall time spent up to it
@@ -75,7 +78,40 @@ def load_metrics(vdir) -> dict[str, np.ndarray]:
 
 
 def write_summary(vdir, variant_summary: dict) -> None:
+    """summary.json, after metrics.csv: a finished variant has both."""
+    write_metrics_csv(vdir)
     files.write_json(Path(vdir) / "summary.json", variant_summary)
+
+
+TIDY_COLUMNS = ("variant", "seed", "epoch") + METRICS
+
+
+def metrics_rows(vdir) -> dict[str, np.ndarray]:
+    """metrics.npz as a tidy table: one row per (seed, recorded epoch), columns TIDY_COLUMNS."""
+    m = load_metrics(vdir)
+    seeds, evals = m["test_acc"].shape
+    return {"variant": np.full(seeds * evals, Path(vdir).name), "seed": np.repeat(np.arange(seeds), evals),
+            "epoch": np.tile(m["epoch"], seeds), **{k: m[k].reshape(-1) for k in METRICS}}
+
+
+def write_metrics_csv(vdir) -> None:
+    """DIR/<variant>/metrics.csv from metrics.npz (float32 values printed exactly: 9 significant digits)."""
+    rows = metrics_rows(vdir)
+    lines = [",".join(TIDY_COLUMNS)]
+    lines += [f"{v},{s},{e},{a:.9g},{b:.9g},{c:.9g}" for v, s, e, a, b, c in zip(*(rows[k] for k in TIDY_COLUMNS))]
+    files.write_text(Path(vdir) / "metrics.csv", "\n".join(lines) + "\n")
+
+
+def to_dataframe(workdir):
+    """Every variant's metrics in one pandas DataFrame (columns TIDY_COLUMNS); needs pandas installed."""
+    try:
+        import pandas as pd
+    except ImportError:
+        raise ImportError("to_dataframe needs pandas (pip install pandas); without it read "
+                          "<variant>/metrics.csv or folder.metrics_rows(vdir)") from None
+    frames = [pd.DataFrame(metrics_rows(variant_dir(workdir, v))) for v in list_variants(workdir)
+              if (variant_dir(workdir, v) / "metrics.npz").exists()]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(TIDY_COLUMNS))
 
 
 def read_summary(vdir) -> dict | None:

@@ -17,7 +17,7 @@ import numpy as np
 
 from distnet import config, data
 from distnet.nn import models
-from distnet.run import faults, folder, hosts, plan as plans, preflight, resume, summary, trainer
+from distnet.run import faults, folder, hosts, plan as plans, preflight, resume, summary, tensorboard, trainer
 
 
 class Stopwatch:
@@ -123,11 +123,17 @@ def run_variant(cfg, plan: plans.Plan, variant: str, dataset: data.Dataset, devi
         progress = (Progress(variant, plan.epochs, state.epoch, later_epochs=later_epochs) if hosts.primary()
                     else lambda *a, **k: None)
         t0 = time.perf_counter() - state.wall_s
+        board = tensorboard.Writer(vdir / "tensorboard") if cfg.tensorboard and hosts.primary() else None
+        if board is not None and state.epoch == 0:
+            board.metrics(state.epochs, state.metrics)
         while state.epoch < plan.epochs:
             with clock("first_chunk_s" if "first_chunk_s" not in clock.seconds else "chunks_s"):
                 params, new = run(state.params, device_data, plan.chunk)   # the first chunk compiles the program
                 state.advance(params, new, plan)
             folder.save_metrics(vdir, state.epochs, state.metrics)
+            if board is not None:
+                fresh = plan.chunk // plan.eval_every
+                board.metrics(state.epochs[-fresh:], {k: v[:, -fresh:] for k, v in state.metrics.items()})
             faults.point("chunk_done")
             bad = nonfinite_seeds(state.params, state.metrics["train_loss"][:, -(plan.chunk // plan.eval_every):])
             if bad.size:
