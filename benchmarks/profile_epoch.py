@@ -53,7 +53,7 @@ def profile(arrays, layout: str, seeds: int, epochs: int, variant: str, precisio
     import jax
     from distnet.nn import models
     from distnet.run import trainer
-    program = trainer.make_train(models.get(variant), 1e-3, eval_every=1)
+    program = trainer.make_train(models.get(variant), 1e-3, eval_every=1, input_dim=arrays[0].shape[1])
     init, run, _ = program.jitted()
     ds = SimpleNamespace(**dict(zip(("x_train", "y_train", "x_test", "y_test"), arrays)))
     if layout in SPLITS:

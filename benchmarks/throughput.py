@@ -104,7 +104,7 @@ def bench_distnet(arrays, seeds: int, epochs: int, variant: str, precision: str,
     from distnet.nn import models
     from distnet.run import trainer
     model = models.get(variant)
-    program = trainer.make_train(model, 1e-3, eval_every=1)
+    program = trainer.make_train(model, 1e-3, eval_every=1, input_dim=arrays[0].shape[1])
     init, run, _ = program.jitted()   # the programs vmapped() runs, without its chunking
     ds = SimpleNamespace(**dict(zip(("x_train", "y_train", "x_test", "y_test"), arrays)))
     if layout in SPLITS:

@@ -104,6 +104,9 @@ class Metrics(NamedTuple):
 
 
 class Trainer(NamedTuple):
+    """A variant's training functions, each of ONE seed (what make_train returns); `jitted()` / `vmapped()` give
+    them as jit(vmap(...)) over a leading seed axis. Data is a `Data` (see to_device). To train on your own
+    arrays without building these pieces, use distnet.run.fit.fit."""
     init: Callable          # key -> params
     run: Callable           # (params, data, n_epochs) -> (params, Metrics of shape (n_epochs // eval_every,))
     evaluate: Callable      # (params, data) -> Metrics of scalars (train loss/acc and test acc at params)
@@ -208,8 +211,9 @@ def _init_program(model, input_dim: int):
     return jax.jit(jax.vmap(lambda key: model.init(key, jnp.zeros((1, input_dim), jnp.float32))["params"]))
 
 
-def make_train(model, lr: float, epochs: int = 0, eval_every: int = 1, input_dim: int = 784) -> Trainer:
-    """Pure single-seed training functions for `model` (a flax Module) under the paper's protocol."""
+def make_train(model, lr: float, epochs: int = 0, eval_every: int = 1, *, input_dim: int) -> Trainer:
+    """Pure single-seed training functions for `model` (a flax Module) under the paper's protocol; input_dim is
+    the number of input features (784 for MNIST), which init needs to shape the first layer."""
     tx = optax.sgd(lr)
 
     def init(key):
