@@ -207,7 +207,7 @@ def _files(out):
     return {p.relative_to(out / "report"): p.read_bytes() for p in (out / "report").rglob("*") if p.is_file()}
 
 
-@pytest.mark.parametrize("fault", ["after:final_accuracy.png_tmp_written:1",    # while writing the second figure
+@pytest.mark.parametrize("fault", ["after:final_accuracy.png_tmp_written:1",    # while writing a figure
                                    "after:report.md_tmp_written:1", "after:report_link_made:1"])
 def test_a_killed_report_leaves_the_previous_one_whole(reference, tmp_path, fault):
     """A report of both variants, then one of ReLU alone (every file differs) into the same folder, killed: the
