@@ -136,18 +136,26 @@ def test_swapped_data_is_refused_by_digest_and_a_respelled_data_dir_is_not(cli, 
 
 # --- one writer per folder ----------------------------------------------------------------------------------------
 
+def _stopped(pid):
+    """The process is stopped (SIGSTOP): state T in /proc/<pid>/stat."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat[stat.rindex(")") + 2] == "T"
+
+
 def test_a_second_train_py_on_a_folder_is_refused_naming_the_first(cli, tmp_path):
+    """The first stops itself after its first chunk (holding the lock, however slow the machine), the second is
+    refused, then the first goes on and finishes with every listed checkpoint restorable."""
     w = tmp_path / "run"
-    flags = ("--config.epochs=200", "--config.checkpoint_every=50", "--config.chunk_epochs=5")
-    first = cli(w, *flags, wait=False)
-    while first.poll() is None and not (w / "ReLU" / "metrics.npz").exists():
-        time.sleep(0.02)
-    second = cli(w, *flags)
-    out, err = first.communicate(timeout=300)
+    first = cli(w, fault="after:chunk_done:1:SIGSTOP", wait=False)
+    while first.poll() is None and not _stopped(first.pid):
+        time.sleep(0.05)
+    second = cli(w)
+    first.send_signal(signal.SIGCONT)
+    out, err = first.communicate(timeout=600)
     assert first.returncode == 0, err[-3000:]
     _one_line(second, f"{w} is in use by train.py (", f"(pid {first.pid} on ", "wait for it to finish")
     for v in VARIANTS:                                     # every listed checkpoint restores and verifies
-        assert checkpoint.steps(w / v) == [0, 50, 100, 150, 200]
+        assert checkpoint.steps(w / v) == [0, 10, 20]
         for step in checkpoint.steps(w / v):
             checkpoint.restore(w / v, step)
         assert folder.is_complete(w / v)
