@@ -9,7 +9,6 @@ a different config is refused unless --overwrite is given. Errors a user can fix
 """
 from __future__ import annotations
 
-import errno
 import re
 import sys
 import time
@@ -36,7 +35,7 @@ def main(argv) -> int:
     logging.set_verbosity(logging.WARNING)   # Orbax logs every checkpoint step at INFO
     from distnet import config, data
     from distnet.analysis import stats
-    from distnet.run import faults, preflight, study
+    from distnet.run import faults, files, preflight, study
 
     try:
         cfg = _CONFIG.value
@@ -55,13 +54,13 @@ def main(argv) -> int:
     except faults.Interrupted as e:
         print(f"{e}", file=sys.stderr)
         return 128 + e.signum
-    except (config.ConfigError, data.DataError, preflight.WorkdirError) as e:
+    except (config.ConfigError, data.DataError, preflight.WorkdirError, files.RunFileError, files.Busy) as e:
         return _error(str(e))
-    except OSError as e:
-        if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+    except OSError as e:        # permission denied, disk full, a file-size limit: named, with the fix
+        text = files.os_error_text(e, workdir, then="rerun the same command to resume")
+        if text is None:
             raise
-        return _error(f"disk full while writing {e.filename or workdir}; free some space and rerun the same "
-                      f"command to resume")
+        return _error(text)
     return 0
 
 

@@ -19,6 +19,21 @@ import ml_collections
 # Fields that define the experiment: resuming a run folder with a different value is refused.
 PROTOCOL_FIELDS = ("seed", "num_seeds", "epochs", "lr", "hidden", "eval_every", "matmul_precision",
                    "offsetl2_form", "data")
+# Fields that change the computed numbers without changing the experiment, also refused on resume: seed_chunk
+# changes the width of the vmapped program and with it float reassociation (close, not bit-identical:
+# tests/test_study.py).
+PROGRAM_FIELDS = ("seed_chunk",)
+# Where the data is read from, not compared: the data itself is compared by its SHA-256 (distnet.run.folder).
+LOCATION_FIELDS = ("dir", "source")     # of config.data
+# Every other field, and why a resume need not compare it (tests/test_preflight.py checks that this list and the
+# two above cover every field of base()).
+UNCOMPARED_FIELDS = {
+    "variants": "each variant has its own folder",
+    "checkpoint_every": "leaves every number bit-identical (tests/test_study.py)",
+    "chunk_epochs": "leaves every number bit-identical (tests/test_study.py)",
+    "split": "compared as it resolves, config.json's first_layer (distnet.run.preflight)",
+    "distributed": "says where seeds run; another backend or device count is said aloud (distnet.run.preflight)",
+}
 
 
 def base() -> ml_collections.ConfigDict:
@@ -108,6 +123,14 @@ def protocol(cfg) -> dict:
     """The fields that define the experiment, as plain JSON-able values."""
     d = cfg.to_dict()
     return {k: d[k] for k in PROTOCOL_FIELDS}
+
+
+def identity(d: dict) -> dict:
+    """The fields of a config dict (cfg.to_dict(), or the "config" a run folder's config.json records) that a
+    resume must keep: PROTOCOL_FIELDS and PROGRAM_FIELDS, without data's LOCATION_FIELDS."""
+    out = {k: d[k] for k in PROTOCOL_FIELDS + PROGRAM_FIELDS}
+    out["data"] = {k: v for k, v in d["data"].items() if k not in LOCATION_FIELDS}
+    return out
 
 
 def diff(saved: dict, current: dict, prefix: str = "") -> list[str]:

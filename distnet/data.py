@@ -48,13 +48,21 @@ class Dataset:
 
 # --- IDX files --------------------------------------------------------------------------------------
 
+def _denied(path: Path) -> DataError:
+    """Permission denied is not corruption: the file may be fine, this user just may not read it."""
+    return DataError(f"{path}: permission denied; give this user read access to it (chmod/chown), or point "
+                     f"data.dir / ${ENV_DIR} at a readable copy")
+
+
 def _read_gz(path: Path) -> bytes:
-    if not path.exists():
-        raise DataError(f"{path}: file not found; put the four MNIST-format .gz IDX files there "
-                        f"or point data.dir / ${ENV_DIR} at a folder that has them")
     try:
+        if not path.exists():
+            raise DataError(f"{path}: file not found; put the four MNIST-format .gz IDX files there "
+                            f"or point data.dir / ${ENV_DIR} at a folder that has them")
         with gzip.open(path, "rb") as f:
             return f.read()
+    except PermissionError:
+        raise _denied(path) from None
     except (OSError, EOFError, zlib.error) as e:
         raise DataError(f"{path}: not a readable gzip file ({e}); the file is truncated or corrupt, "
                         f"download it again") from None
@@ -80,19 +88,28 @@ def parse_idx(raw: bytes, name: str, expect_ndim: int) -> np.ndarray:
 def _read_sums(folder: Path) -> dict[str, str]:
     sums = {}
     f = folder / "SHA256SUMS"
-    if f.exists():
-        for line in f.read_text().splitlines():
-            parts = line.split()
-            if len(parts) == 2:
-                sums[parts[1].lstrip("*")] = parts[0].lower()
+    try:
+        text = f.read_text() if f.exists() else ""
+    except PermissionError:
+        raise _denied(f) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise DataError(f"{f}: unreadable ({e}); replace it, or delete it to skip the check") from None
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 2:
+            sums[parts[1].lstrip("*")] = parts[0].lower()
     return sums
 
 
 def load_idx(folder: str | os.PathLike, classes: int = 10) -> Dataset:
     """Read the four standard gzip IDX files of `folder`, checking SHA256SUMS (uncompressed) when present."""
     folder = Path(folder)
-    if not folder.is_dir():
-        raise DataError(f"{folder}: data folder not found; set data.dir or ${ENV_DIR} to an existing folder")
+    try:
+        if not folder.is_dir():
+            raise DataError(f"{folder}: data folder not found; set data.dir or ${ENV_DIR} to an existing folder")
+        os.listdir(folder)
+    except PermissionError:
+        raise _denied(folder) from None
     sums = _read_sums(folder)
     arrays, files = {}, {}
     for key, stem in IDX_FILES.items():

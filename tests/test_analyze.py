@@ -5,7 +5,7 @@ import shutil
 
 import numpy as np
 
-from distnet.run import files, folder
+from distnet.run import checkpoint, files, folder
 from distnet.analysis import analyze
 
 
@@ -42,3 +42,37 @@ def test_analyze_writes_every_statistic(analyzed):
     np.testing.assert_allclose(probe["below"][0][0], summary["final_test_acc"][0], atol=1e-6)   # clamp at 0
     np.testing.assert_allclose(s["noise"]["accuracy"][0][0], summary["final_test_acc"][0], atol=1e-6)
     assert s["summary"] == summary["stats"]          # analyze recomputes exactly what training recorded
+
+
+def test_a_damaged_checkpoint_is_one_line_naming_it_not_statistics_of_garbage(analyzed, tmp_path, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(analyzed, run)
+    f = max((run / "ReLU" / "checkpoints" / "20").rglob("ocdbt.process_0/d/*"), key=lambda p: p.stat().st_size)
+    b = bytearray(f.read_bytes())
+    b[len(b) // 2] ^= 0x40
+    f.write_bytes(bytes(b))
+    before = (run / "ReLU" / folder.STATS_FILE).read_bytes()
+    assert analyze.main([str(run), "--force", "--variants", "ReLU"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: checkpoint {run / 'ReLU' / 'checkpoints' / '20'} is damaged (")
+    assert err.strip().endswith(checkpoint.RECOVER) and err.count("\n") == 1
+    assert (run / "ReLU" / folder.STATS_FILE).read_bytes() == before
+
+
+def test_a_damaged_stats_file_is_computed_again(analyzed, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(analyzed, run)
+    (run / "ReLU" / folder.STATS_FILE).write_text("{cut sho")
+    logs = []
+    assert analyze.analyze(run, ["ReLU"], log=logs.append) == ["ReLU"]
+    assert logs[0].startswith(f"ReLU: {run / 'ReLU' / folder.STATS_FILE} is damaged (JSONDecodeError")
+    assert logs[0].endswith("; computing it again")
+    assert folder.load_stats(run / "ReLU") == folder.load_stats(analyzed / "ReLU") | {
+        "wall_time_s": folder.load_stats(run / "ReLU")["wall_time_s"]}
+
+
+def test_analyze_refuses_a_folder_another_process_writes(analyzed, capsys):
+    with folder.lock(analyzed, "train.py (a test)"):
+        assert analyze.main([str(analyzed), "--force"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {analyzed} is in use by train.py (a test) (pid ") and err.count("\n") == 1

@@ -126,3 +126,29 @@ def test_asking_for_more_examples_than_the_dataset_has_is_refused(tmp_path, smok
     cfg.data.n_train = 31
     with pytest.raises(data.DataError, match=r"n_train=31 is larger than the 30 train examples"):
         data.load(cfg.data)
+
+
+def _deny(monkeypatch, module_attr, target_name):
+    """Make `module_attr` (e.g. gzip.open) raise PermissionError for paths ending in `target_name` (tests run as
+    root, where chmod would not stop a read)."""
+    obj, attr = module_attr
+    real = getattr(obj, attr)
+
+    def denied(path, *a, **k):
+        if str(path).endswith(target_name):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path, *a, **k)
+    monkeypatch.setattr(obj, attr, denied)
+
+
+@pytest.mark.parametrize("where, target", [((data.gzip, "open"), "train-images-idx3-ubyte.gz"),
+                                           ((data.Path, "read_text"), "SHA256SUMS"),
+                                           ((data.os, "listdir"), "mnist")])
+def test_an_unreadable_data_file_or_folder_is_permission_denied_not_corrupt(tmp_path, monkeypatch, where, target):
+    folder = make_idx_folder(tmp_path / "mnist")
+    _deny(monkeypatch, where, target)
+    with pytest.raises(data.DataError) as e:
+        data.load_idx(folder)
+    text = str(e.value)
+    assert text.startswith(f"{folder / target if target != 'mnist' else folder}: permission denied; give this user "
+                           f"read access") and "corrupt" not in text and "download" not in text

@@ -2,6 +2,7 @@
 time a named point is reached and is a no-op otherwise."""
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import subprocess
@@ -41,3 +42,14 @@ def test_point_kills_the_process_the_nth_time_the_event_is_reached():
     env = {**os.environ, faults.ENV: "after:tick:3:SIGTERM"}
     r = subprocess.run([sys.executable, "-c", code, str(ROOT)], env=env, capture_output=True, text=True, timeout=60)
     assert r.returncode == -signal.SIGTERM and r.stdout.split() == ["0", "1", "2"]
+
+
+def test_fsize_makes_every_later_write_fail_as_on_a_full_disk(tmp_path):
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); from distnet.run import faults\n"
+            "open(sys.argv[2], 'w').write('before')\nfaults.point('tick')\n"
+            "try:\n    with open(sys.argv[2], 'w') as f:\n        f.write('after')\n"
+            "except OSError as e:\n    print('errno', e.errno)")
+    env = {**os.environ, faults.ENV: "after:tick:1:FSIZE"}
+    r = subprocess.run([sys.executable, "-c", code, str(ROOT), str(tmp_path / "f")], env=env, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.split() == ["errno", str(errno.EFBIG)], r.stderr

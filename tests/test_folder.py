@@ -1,11 +1,16 @@
 """distnet.run.folder: what a run folder holds reads back as written."""
 from __future__ import annotations
 
-import numpy as np
+import gzip
+import hashlib
 
+import numpy as np
+import pytest
+
+from distnet import data
 from distnet.run import files, folder, summary
 
-from helpers import strict_json
+from helpers import idx_bytes, idx_cfg, make_idx_folder, strict_json
 
 
 def test_a_diverged_summary_round_trips_and_tabulates(tmp_path):
@@ -65,3 +70,93 @@ def test_to_dataframe_without_pandas_says_what_to_install(smoke_run, monkeypatch
     monkeypatch.setitem(sys.modules, "pandas", None)      # import pandas now raises ImportError
     with pytest.raises(ImportError, match=r"needs pandas \(pip install pandas\); without it read"):
         folder.to_dataframe(smoke_run)
+
+
+def _metrics(seeds=2, epochs=6):
+    rng = np.random.default_rng(0)
+    return np.arange(epochs), {k: rng.random((seeds, epochs)).astype(np.float32) for k in folder.METRICS}
+
+
+@pytest.mark.parametrize("damage, says", [
+    (lambda p: p.write_bytes(b"garbage, not a zip"), "is damaged (BadZipFile: not a .npz archive)"),
+    (lambda p: p.write_bytes(p.read_bytes()[: len(p.read_bytes()) // 2]), "is damaged ("),
+    (lambda p: p.unlink(), "is missing;"),
+    (lambda p: np.savez(p, epoch=np.arange(3), train_loss=np.zeros((2, 4))), "do not form a metrics record"),
+])
+def test_a_damaged_metrics_file_is_one_sentence_naming_it_and_the_fix(tmp_path, damage, says):
+    folder.save_metrics(tmp_path, *_metrics())
+    damage(tmp_path / "metrics.npz")
+    with pytest.raises(folder.RunFileError) as e:
+        folder.load_metrics(tmp_path)
+    text = str(e.value)
+    assert text.startswith(str(tmp_path / "metrics.npz")) and says in text and "\n" not in text
+    assert text.endswith(f"restore it from a copy, or delete {tmp_path} and rerun train.py to train this variant "
+                         f"again")
+
+
+@pytest.mark.parametrize("name, read", [("config.json", folder.read_config), ("summary.json", folder.read_summary)])
+@pytest.mark.parametrize("content", [b"", b"{garbage", b"[]"])
+def test_a_damaged_config_or_summary_names_the_file_and_the_fix(tmp_path, name, read, content):
+    (tmp_path / name).write_bytes(content)
+    with pytest.raises(folder.RunFileError) as e:
+        read(tmp_path)
+    assert str(e.value).startswith(f"{tmp_path / name} is damaged (")
+    assert ("--overwrite" if name == "config.json" else "rewrites it from the final checkpoint") in str(e.value)
+
+
+def test_the_metrics_digest_is_of_the_values_as_stored(tmp_path):
+    epochs, m = _metrics()
+    folder.save_metrics(tmp_path, epochs, m)
+    back = folder.load_metrics(tmp_path)
+    assert folder.metrics_digest(back["epoch"], back) == folder.metrics_digest(epochs, m)
+    m["test_acc"][1, 2] += 1e-6
+    assert folder.metrics_digest(epochs, m) != folder.metrics_digest(back["epoch"], back)
+
+
+def test_data_difference_names_the_file_and_both_digests():
+    trained = {"array_sha256": "a" * 64, "files": {"train-images-idx3-ubyte": {"sha256": "1" * 64},
+                                                   "train-labels-idx1-ubyte": {"sha256": "2" * 64}}}
+    now = {"array_sha256": "b" * 64, "dir": "/d", "files": {"train-images-idx3-ubyte": {"sha256": "3" * 64},
+                                                            "train-labels-idx1-ubyte": {"sha256": "2" * 64}}}
+    assert folder.data_difference(trained, {**now, "array_sha256": "a" * 64}) is None
+    assert folder.data_difference(trained, now) == (f"train-images-idx3-ubyte.gz in /d has SHA-256 {'3' * 16}... but "
+                                                    f"the run trained on {'1' * 16}...")
+    assert folder.data_difference({"array_sha256": "a" * 64}, {"array_sha256": "b" * 64}) == (
+        f"its arrays hash to {'b' * 16}... but the run trained on arrays hashing to {'a' * 16}...")
+
+
+def test_an_unreadable_metrics_file_is_permission_denied_not_damaged(tmp_path, monkeypatch):
+    folder.save_metrics(tmp_path, *_metrics())
+    real_open = open
+
+    def denied(path, *a, **k):
+        if str(path).endswith("metrics.npz"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *a, **k)
+    monkeypatch.setattr("builtins.open", denied)
+    with pytest.raises(folder.RunFileError) as e:
+        folder.load_metrics(tmp_path)
+    assert e.value.permission and str(e.value).startswith(f"permission denied reading {tmp_path / 'metrics.npz'};")
+
+
+def test_load_data_refuses_data_other_than_the_run_trained_on(smoke_cfg, tmp_path):
+    """What analyze and the notebooks read a folder's data with: one pixel changed (with a matching SHA256SUMS)
+    is named with both digests, never analysed as if it were the training data."""
+    src = make_idx_folder(tmp_path / "mnist")
+    cfg = idx_cfg(smoke_cfg, src)
+    vdir = folder.variant_dir(tmp_path / "run", "ReLU")
+    before = data.load(cfg.data)
+    files.write_json(vdir / "config.json", {"variant": "ReLU", "protocol": {}, "config": cfg.to_dict(),
+                                            "first_layer": {}, "data": before.info})
+    assert folder.load_data(vdir).info == before.info
+    x = data.parse_idx(gzip.decompress((src / "train-images-idx3-ubyte.gz").read_bytes()), "x", 3).copy()
+    x[0, 0, 0] ^= 1
+    (src / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(idx_bytes(x), mtime=0))
+    old = before.info["files"]["train-images-idx3-ubyte"]["sha256"]
+    new = hashlib.sha256(idx_bytes(x)).hexdigest()
+    (src / "SHA256SUMS").write_text((src / "SHA256SUMS").read_text().replace(old, new))
+    with pytest.raises(data.DataError) as e:
+        folder.load_data(vdir)
+    assert str(e.value) == (f"{vdir} was trained on other data: train-images-idx3-ubyte.gz in {src.resolve()} has "
+                            f"SHA-256 {new[:16]}... but the run trained on {old[:16]}...; put the original data back "
+                            f"(or point data.dir / ${data.ENV_DIR} at it)")

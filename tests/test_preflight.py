@@ -1,17 +1,26 @@
-"""distnet.run.preflight: a run folder that cannot hold the run, or holds another, is refused before training."""
+"""distnet.run.preflight: a run folder that cannot hold the run, or holds another (other config fields that change
+the numbers, another first layer, other data), is refused before training."""
 from __future__ import annotations
 
+import gzip
+import hashlib
 import shutil
 
+import jax
 import pytest
 
-from distnet import config
+from distnet import config, data
 from distnet.run import files, folder, preflight, study
+
+from helpers import idx_bytes, idx_cfg, make_idx_folder
+
+OFF = {"split": "off", "parts": 0}
 
 
 def _old_run(cfg, workdir, variant="ReLU"):
     vdir = folder.variant_dir(workdir, variant)
-    files.write_json(vdir / "config.json", {"protocol": {**config.protocol(cfg), "lr": 0.5}})
+    files.write_json(vdir / "config.json", {"variant": variant, "protocol": {**config.protocol(cfg), "lr": 0.5},
+                                            "config": {**cfg.to_dict(), "lr": 0.5}, "first_layer": OFF, "data": {}})
     files.write_json(vdir / "summary.json", {"status": "complete"})
     return vdir
 
@@ -25,7 +34,7 @@ def test_overwrite_killed_midway_leaves_nothing_under_the_variant_name(smoke_cfg
         raise KeyboardInterrupt
     monkeypatch.setattr(preflight.shutil, "rmtree", killed)
     with pytest.raises(KeyboardInterrupt):
-        preflight.check_folder(smoke_cfg, tmp_path, ["ReLU"], overwrite=True, log=lambda *a: None)
+        preflight.check_folder(smoke_cfg, tmp_path, ["ReLU"], {}, OFF, overwrite=True, log=lambda *a: None)
     assert not vdir.exists()        # the old summary.json can no longer pass for the new run's
     assert len(list(tmp_path.glob("ReLU.deleting-*"))) == 1
     monkeypatch.setattr(preflight.shutil, "rmtree", real)
@@ -36,7 +45,7 @@ def test_overwrite_killed_midway_leaves_nothing_under_the_variant_name(smoke_cfg
 def test_check_finishes_an_interrupted_delete(smoke_cfg, tmp_path):
     left = tmp_path / "ReLU.deleting-123"
     files.write_json(left / "summary.json", {"status": "complete"})
-    preflight.check(smoke_cfg, tmp_path, ["ReLU"], classes=10, dim=16)
+    preflight.check(smoke_cfg, tmp_path, ["ReLU"], data.load(smoke_cfg.data), OFF)
     assert not left.exists()
 
 
@@ -57,3 +66,82 @@ def test_estimate_counts_checkpoints(smoke_cfg):
     one = preflight.params_bytes(smoke_cfg, "ReLU", 10, 16)
     assert one > 0
     assert preflight.estimate_bytes(smoke_cfg, ["ReLU"], 10, 16) >= one * 2 * 3
+
+
+# --- what a resume must keep: the fields that change the numbers, the first layer as it ran, the data -------
+
+def _record(cfg, **changes):
+    d = cfg.to_dict()
+    return {"variant": "ReLU", "protocol": config.protocol(cfg), "config": {**d, **changes}, "first_layer": OFF,
+            "data": {"array_sha256": "a" * 64}, "versions": {"backend": "cpu", "devices": ["cpu"]}}
+
+
+def test_seed_chunk_and_the_resolved_split_are_compared(smoke_cfg):
+    same = preflight.differences(_record(smoke_cfg), smoke_cfg, {"array_sha256": "a" * 64}, OFF)
+    assert same == []
+    changed = preflight.differences(_record(smoke_cfg, seed_chunk=1), smoke_cfg, {"array_sha256": "a" * 64},
+                                    {"split": "fp16", "parts": 2})
+    assert changed[0] == "seed_chunk (folder: 1, now: 0)"
+    assert changed[1].startswith("first layer (folder: {'split': 'off', 'parts': 0}, now: {'split': 'fp16', "
+                                 "'parts': 2}; config.split='auto' resolves per backend)")
+
+
+def test_where_the_data_lies_is_not_compared_but_what_it_holds_is(smoke_cfg, tmp_path):
+    """data.dir spelled with .., through a symlink, or from $DISTNET_DATA_DIR: the same bytes are the same run."""
+    rec = _record(smoke_cfg)
+    rec["config"]["data"] = {**rec["config"]["data"], "dir": str(tmp_path / "a" / ".." / "a"), "source": "idx"}
+    assert preflight.differences(rec, smoke_cfg, {"array_sha256": "a" * 64}, OFF) == []
+    changed = preflight.differences(rec, smoke_cfg, {"array_sha256": "b" * 64}, OFF)
+    assert changed == [f"data: its arrays hash to {'b' * 16}... but the run trained on arrays hashing to {'a' * 16}..."]
+
+
+def test_other_data_in_the_same_folder_is_refused_naming_the_file_and_both_digests(smoke_cfg, tmp_path):
+    """The mnist folder's files replaced by other data with a matching SHA256SUMS, or one pixel changed."""
+    src = make_idx_folder(tmp_path / "mnist")
+    cfg = idx_cfg(smoke_cfg, src)
+    before = data.load(cfg.data)
+    record = {**_record(cfg), "data": before.info}
+    x = data.parse_idx(gzip.decompress((src / "train-images-idx3-ubyte.gz").read_bytes()), "x", 3).copy()
+    x[0, 0, 0] ^= 1                                        # one pixel
+    (src / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(idx_bytes(x), mtime=0))
+    sums = (src / "SHA256SUMS").read_text().splitlines()
+    sums[0] = f"{hashlib.sha256(idx_bytes(x)).hexdigest()}  train-images-idx3-ubyte"     # a matching SHA256SUMS
+    (src / "SHA256SUMS").write_text("\n".join(sums) + "\n")
+    after = data.load(cfg.data)
+    old = before.info["files"]["train-images-idx3-ubyte"]["sha256"]
+    new = after.info["files"]["train-images-idx3-ubyte"]["sha256"]
+    assert preflight.differences(record, cfg, after.info, OFF) == [
+        f"data: train-images-idx3-ubyte.gz in {src.resolve()} has SHA-256 {new[:16]}... but the run trained on "
+        f"{old[:16]}..."]
+
+
+def test_a_damaged_config_json_is_refused_and_overwrite_starts_the_variant_over(smoke_cfg, tmp_path):
+    vdir = _old_run(smoke_cfg, tmp_path)
+    (vdir / "config.json").write_text("[]")
+    with pytest.raises(folder.RunFileError, match=r"config.json is damaged \(it holds a JSON list.*--overwrite"):
+        preflight.check_folder(smoke_cfg, tmp_path, ["ReLU"], {}, OFF, log=lambda *a: None)
+    assert vdir.exists()
+    logs = []
+    preflight.check_folder(smoke_cfg, tmp_path, ["ReLU"], {}, OFF, overwrite=True, log=logs.append)
+    assert not vdir.exists() and "ReLU: --overwrite: deleting" in logs[0]
+
+
+def test_a_folder_started_on_other_devices_is_said_aloud(smoke_cfg, tmp_path):
+    vdir = folder.variant_dir(tmp_path, "ReLU")
+    files.write_json(vdir / "config.json", {**_record(smoke_cfg), "versions": {"backend": "tpu", "devices": ["v5"] * 3}})
+    logs = []
+    preflight.check_folder(smoke_cfg, tmp_path, ["ReLU"], {"array_sha256": "a" * 64}, OFF, log=logs.append)
+    assert logs == [f"ReLU: started on 3 tpu device(s), now on {jax.device_count()} {jax.default_backend()} "
+                    f"device(s); if it resumes, its numbers will not be bit-identical to an uninterrupted run on either"]
+
+
+def test_every_config_field_is_compared_on_resume_or_has_a_stated_reason():
+    """A field added to base() must be compared by a resume (config.identity) or say in config.UNCOMPARED_FIELDS
+    why it need not be."""
+    def flat(d, prefix=""):
+        return {n for k, v in d.items() for n in (flat(v, f"{prefix}{k}.") if isinstance(v, dict) else [prefix + k])}
+    every = {name for name, _, _ in config.fields()}
+    compared = flat(config.identity(config.base().to_dict()))
+    uncompared = set(config.UNCOMPARED_FIELDS) | {f"data.{k}" for k in config.LOCATION_FIELDS}
+    assert compared | uncompared == every and not compared & uncompared
+    assert {"seed_chunk", "matmul_precision", "offsetl2_form", "data.preprocess"} <= compared

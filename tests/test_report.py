@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import numpy as np
@@ -33,14 +34,14 @@ def diverged_run(analyzed, tmp_path):
 
 def test_a_diverged_variant_is_shown_as_such_and_left_out_of_the_tests(diverged_run, tmp_path):
     assert report.main([str(diverged_run), "--out", str(tmp_path)]) == 0
-    text = (tmp_path / "report.json").read_text()
+    text = (tmp_path / "report" / "report.json").read_text()
     rep = json.loads(text, parse_constant=lambda c: pytest.fail(f"bare {c} in report.json"))
     relu = next(v for v in rep["variants"] if v["name"] == "ReLU")
     assert relu["status"] == "diverged" and relu["protocol"]["epochs"] == 10     # from the summary, not the config
     assert relu["test_acc"]["mean"] is None
     assert rep["diverged"] == ["ReLU"] and rep["pairs"] == []
     assert {r["name"] for r in rep["published"]} == {"Abs2-Neg"}
-    md = (tmp_path / "report.md").read_text()
+    md = (tmp_path / "report" / "report.md").read_text()
     assert "| ReLU | diverged | 10 |" in md and "**Diverged**" in md and "| Abs2-Neg | complete |" in md
     logs = []
     assert analyze.analyze(diverged_run, log=logs.append) == []
@@ -67,7 +68,7 @@ def test_clis_turn_a_damaged_run_or_an_unknown_variant_into_one_line(analyzed, t
 
 def test_report_writes_tables_json_latex_and_figures(analyzed, tmp_path):
     assert report.main([str(analyzed), "--out", str(tmp_path)]) == 0
-    rep = json.loads((tmp_path / "report.json").read_text())
+    rep = json.loads((tmp_path / "report" / "report.json").read_text())
     assert [v["name"] for v in rep["variants"]] == ["ReLU", "Abs2-Neg"]          # the paper's order
     pair = rep["pairs"][0]
     x, y = (np.asarray(v["test_acc_per_seed"]) for v in rep["variants"])
@@ -75,15 +76,15 @@ def test_report_writes_tables_json_latex_and_figures(analyzed, tmp_path):
     assert pair["paired"]["p"] == pytest.approx(sps.ttest_rel(x, y).pvalue)
     assert all(not r["comparable"] for r in rep["published"])      # 20 epochs on Gaussians is no reproduction
     assert len(rep["published"]) == 6
-    md = (tmp_path / "report.md").read_text()
+    md = (tmp_path / "report" / "report.md").read_text()
     assert "No variant here follows the paper's protocol (data gaussians vs mnist; epochs 20 vs 5000; hidden 16 vs 128" in md
     assert "Welch" in md and "Dead and rarely active" in md
     assert "what the paper runs" not in md and "| ReLU | complete |" in md
-    assert "\\begin{tabular}" in (tmp_path / "report.tex").read_text()
+    assert "\\begin{tabular}" in (tmp_path / "report" / "report.tex").read_text()
     for f in rep["figures"]:
-        assert (tmp_path / f).read_bytes()[:4] == b"\x89PNG"
+        assert (tmp_path / "report" / f).read_bytes()[:4] == b"\x89PNG"
     assert {"learning_curves.png", "dead_units.png", "perturbation.png", "noise.png"} <= \
-        {p.name for p in (tmp_path / "figures").iterdir()}
+        {p.name for p in (tmp_path / "report" / "figures").iterdir()}
 
 
 def test_report_merges_folders_and_names_a_variant_seen_twice_by_its_folder(analyzed, tmp_path):
@@ -97,3 +98,54 @@ def test_report_merges_folders_and_names_a_variant_seen_twice_by_its_folder(anal
 def test_clis_refuse_a_folder_that_is_not_a_run(cli, tmp_path, capsys):
     assert cli([str(tmp_path)]) == 2
     assert "is not a run folder" in capsys.readouterr().err
+
+
+DAMAGE = {
+    "metrics.npz garbage": ("metrics.npz", lambda p: p.write_bytes(b"garbage"), "is damaged (BadZipFile"),
+    "metrics.npz cut": ("metrics.npz", lambda p: p.write_bytes(p.read_bytes()[:300]), "is damaged ("),
+    "metrics.npz missing": ("metrics.npz", lambda p: p.unlink(), "is missing;"),
+    "config.json garbage": ("config.json", lambda p: p.write_text("{garb"), "is damaged (JSONDecodeError"),
+    "config.json []": ("config.json", lambda p: p.write_text("[]"), "is damaged (it holds a JSON list"),
+    "summary.json garbage": ("summary.json", lambda p: p.write_text(""), "is damaged (JSONDecodeError"),
+    "summary.json []": ("summary.json", lambda p: p.write_text("[]"), "is damaged (it holds a JSON list"),
+    "stats.json garbage": ("stats.json", lambda p: p.write_text("{"), "is damaged (JSONDecodeError"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DAMAGE))
+def test_each_damaged_run_file_is_one_line_naming_it_and_the_old_report_stays(analyzed, tmp_path, capsys, case):
+    name, damage, says = DAMAGE[case]
+    run = tmp_path / "run"
+    shutil.copytree(analyzed, run)
+    assert report.main([str(run)]) == 0
+    before = {p: p.read_bytes() for p in (run / "report").rglob("*") if p.is_file()}
+    damage(run / "ReLU" / name)
+    capsys.readouterr()
+    assert report.main([str(run)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {run / 'ReLU' / name} {says}") and err.count("\n") == 1, err
+    assert before == {p: p.read_bytes() for p in (run / "report").rglob("*") if p.is_file()}
+
+
+def test_a_report_that_fails_midway_leaves_the_previous_one_whole(analyzed, tmp_path, monkeypatch):
+    assert report.main([str(analyzed), "--out", str(tmp_path)]) == 0
+    before = {p.relative_to(tmp_path): p.read_bytes() for p in (tmp_path / "report").rglob("*") if p.is_file()}
+    real = folder.save_figure
+
+    def second_figure_fails(into, name, fig, **k):
+        if name == "final_accuracy":
+            raise KeyboardInterrupt      # Ctrl-C while drawing
+        return real(into, name, fig, **k)
+    monkeypatch.setattr(folder, "save_figure", second_figure_fails)
+    with pytest.raises(KeyboardInterrupt):
+        report.main([str(analyzed), "--out", str(tmp_path)])
+    assert before == {p.relative_to(tmp_path): p.read_bytes() for p in (tmp_path / "report").rglob("*") if p.is_file()}
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".report")] == [os.readlink(tmp_path / "report")]
+
+
+def test_report_refuses_to_write_into_a_folder_another_process_writes(analyzed, tmp_path, capsys):
+    with folder.lock(tmp_path, "train.py (a test)"):
+        assert report.main([str(analyzed), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {tmp_path} is in use by train.py (a test) (pid ")
+    assert err.strip().endswith("wait for it to finish, or write the report elsewhere with --out")

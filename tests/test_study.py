@@ -2,6 +2,7 @@
 follows an independent float64 implementation on real MNIST."""
 from __future__ import annotations
 
+import json
 import shutil
 
 import chex
@@ -12,7 +13,7 @@ import pytest
 
 from distnet import config, data
 from distnet.nn import models
-from distnet.run import checkpoint, folder, study, trainer
+from distnet.run import checkpoint, files, folder, study, trainer
 
 import reference
 from helpers import assert_leaves_close, assert_metrics_close, load_config, near_ties
@@ -204,3 +205,77 @@ def test_tensorboard_logging_writes_every_recorded_epoch_and_leaves_the_numbers_
         assert [e.step for e in means] == m["epoch"].tolist()
         np.testing.assert_allclose([e.value for e in means], m["test_acc"].mean(0), rtol=1e-6)  # float32 mean
         assert [e.value for e in acc.Scalars("train_loss/seed_01")] == m["train_loss"][1].tolist()
+
+
+def _same_run(a, b, variants=("ReLU", "Abs2-Neg")):
+    for v in variants:
+        ma, mb = folder.load_metrics(a / v), folder.load_metrics(b / v)
+        assert all(np.array_equal(ma[k], mb[k]) for k in ma), v
+        for x, y in zip(jax.tree.leaves(checkpoint.restore(a / v)), jax.tree.leaves(checkpoint.restore(b / v)),
+                        strict=True):
+            np.testing.assert_array_equal(x, y)
+
+
+def test_chunk_epochs_and_checkpoint_every_leave_every_number_bit_identical(smoke_run, tmp_path):
+    """Why a resume need not compare them: a run in chunks of 10 with one checkpoint at the end, resumed from a
+    folder chunked by 5, gives the uninterrupted run's exact numbers."""
+    run = tmp_path / "run"
+    shutil.copytree(smoke_run, run)
+    vdir = run / "ReLU"
+    shutil.rmtree(vdir / "checkpoints" / "20")          # a kill after epoch 10's checkpoint
+    (vdir / "summary.json").unlink()
+    cfg = load_config("smoke")
+    cfg.chunk_epochs, cfg.checkpoint_every = 10, 20
+    study.run_all(cfg, run, log=lambda *a: None)
+    _same_run(smoke_run, run)
+
+
+def test_a_different_seed_chunk_is_refused_on_resume(smoke_run):
+    cfg = load_config("smoke")
+    cfg.seed_chunk = 1          # another vmapped width: float reassociation changes the numbers (see above)
+    with pytest.raises(config.ConfigError, match=r"different config \(seed_chunk \(folder: 0, now: 1\)\)"):
+        study.run_all(cfg, smoke_run, log=lambda *a: None)
+
+
+def test_a_finished_variant_with_a_damaged_final_checkpoint_is_trained_again_to_the_same_numbers(smoke_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(smoke_run, run)
+    f = max((run / "ReLU" / "checkpoints" / "20").rglob("ocdbt.process_0/d/*"), key=lambda p: p.stat().st_size)
+    b = bytearray(f.read_bytes())
+    b[len(b) // 2] ^= 0x40                               # bit rot in the params of the final checkpoint
+    f.write_bytes(bytes(b))
+    logs = []
+    study.run_all(load_config("smoke"), run, log=logs.append)
+    i = logs.index("ReLU: finished earlier, but its newest checkpoint or metrics.npz does not verify; training it "
+                   "again from the newest checkpoint that does")
+    assert logs[i + 1].startswith(f"ReLU: checkpoint {run / 'ReLU' / 'checkpoints' / '20'} is damaged (")
+    assert logs[i + 2:i + 4] == ["ReLU: discarding the checkpoints at [20], newer than the newest one that verifies "
+                                 "(epoch 10); training recomputes them", "ReLU: resuming from the checkpoint at epoch 10"]
+    assert "Abs2-Neg: finished earlier, skipping" in " ".join(logs)
+    _same_run(smoke_run, run)
+
+
+def test_a_folder_another_process_writes_is_refused_before_anything_is_written(smoke_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(smoke_run, run)
+    with folder.lock(run, "another writer"):
+        before = {p: p.stat().st_mtime_ns for p in run.rglob("*") if p.is_file()}
+        with pytest.raises(files.Busy, match=f"{run} is in use by another writer \\(pid"):
+            study.run_all(load_config("smoke"), run, log=lambda *a: None)
+        assert before == {p: p.stat().st_mtime_ns for p in run.rglob("*") if p.is_file()}
+
+
+def test_a_folder_an_older_distnet_finished_is_refused_and_left_as_it_is(smoke_run, tmp_path):
+    """Checkpoints without a digest (what distnet wrote before digests: empty custom metadata) cannot be verified;
+    the finished variant is neither retrained nor stripped of its summary."""
+    run = tmp_path / "run"
+    shutil.copytree(smoke_run, run)
+    for f in (run / "ReLU" / "checkpoints").glob("*/_CHECKPOINT_METADATA"):
+        rec = json.loads(f.read_text())
+        rec["custom_metadata"] = {}
+        f.write_text(json.dumps(rec))
+    before = {p: p.read_bytes() for p in (run / "ReLU").rglob("*") if p.is_file()}
+    with pytest.raises(files.RunFileError, match=r"none of the checkpoints of .*ReLU records a digest \(an older "
+                                                 r"distnet wrote them\); finish or analyze the run with that version"):
+        study.run_all(load_config("smoke"), run, log=lambda *a: None)
+    assert before == {p: p.read_bytes() for p in (run / "ReLU").rglob("*") if p.is_file()}

@@ -2,7 +2,8 @@
 
     python -m distnet.analysis.analyze DIR [--force] [--variants A,B]
 
-Writes DIR/<variant>/stats.json (read it with `distnet.run.folder.load_stats`): the summary statistics training
+Holds the folder's lock while it runs (a folder train.py is writing is refused) and writes
+DIR/<variant>/stats.json atomically (read it with `distnet.run.folder.load_stats`): the summary statistics training
 records (unit activity, output-geometry shares; recomputed here from the same checkpoint) and the rest: class
 distributions along first-layer units, histogram data, prototypes and centres, perturbation probes and
 input-noise robustness. Variants whose stats.json records their latest checkpoint's step are skipped unless
@@ -66,14 +67,27 @@ def analyze_variant(vdir, ds, log=print, step: int | None = None) -> dict:
     return out
 
 
-def is_fresh(vdir, step: int) -> bool:
-    """stats.json was computed from the checkpoint at `step` (by its recorded step; file times lie after copies)."""
-    s = folder.load_stats(vdir)
+def is_fresh(vdir, step: int, log=print) -> bool:
+    """stats.json was computed from the checkpoint at `step` (by its recorded step; file times lie after copies).
+    A damaged stats.json is not fresh: it is about to be computed again."""
+    try:
+        s = folder.load_stats(vdir)
+    except folder.RunFileError as e:
+        if e.permission:
+            raise
+        log(f"{Path(vdir).name}: {e.what}; computing it again")
+        return False
     return s is not None and s.get("step") == step
 
 
 def analyze(workdir, variants=None, force=False, log=print) -> list[str]:
-    """Analyze every finished variant of a run folder (data loaded once per distinct data config)."""
+    """Analyze every finished variant of a run folder (data loaded once per distinct data config), holding the
+    folder's lock (files.Busy when another process writes it)."""
+    with folder.lock(workdir, "python -m distnet.analysis.analyze"):
+        return _analyze(workdir, variants, force, log)
+
+
+def _analyze(workdir, variants, force, log) -> list[str]:
     cache = {}
     done = []
     for v in variants or folder.list_variants(workdir):
@@ -86,7 +100,7 @@ def analyze(workdir, variants=None, force=False, log=print) -> list[str]:
             log(f"{v}: diverged (NaN/Inf parameters), skipping: its statistics would be meaningless")
             continue
         step = steps[-1]
-        if not force and is_fresh(vdir, step):
+        if not force and is_fresh(vdir, step, log):
             log(f"{v}: stats.json is up to date, skipping (--force recomputes)")
             continue
         key = json.dumps(folder.read_config(vdir)["config"]["data"], sort_keys=True)
@@ -119,8 +133,8 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     try:
         done = analyze(args.dir, variants, args.force)
-    except (data.DataError, OSError, KeyError, ValueError, zipfile.BadZipFile) as e:
-        print(f"error: {folder.error_text(e)}", file=sys.stderr)
+    except (data.DataError, files.RunFileError, files.Busy, OSError, KeyError, ValueError, zipfile.BadZipFile) as e:
+        print(f"error: {folder.error_text(e, args.dir)}", file=sys.stderr)
         return 2
     print(f"analyzed {len(done)} variant(s) in {time.perf_counter() - t0:.0f}s")
     return 0

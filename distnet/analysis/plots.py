@@ -169,9 +169,9 @@ def noise(records):
     return fig
 
 
-def all_figures(records, out, log=print) -> list[Path]:
-    """Draw every figure the records allow into OUT/figures (through the run folder's atomic writer); returns
-    the PNG paths."""
+def all_figures(records, into, log=print) -> list[Path]:
+    """Draw every figure the records allow into `into`/figures (a folder from folder.new_report, through the
+    run folder's atomic writer); returns the PNG paths."""
     todo = [("learning_curves", learning_curves, records), ("training_curves", training_curves, records),
             ("final_accuracy", final_accuracy, records)]
     with_stats = [r for r in records if r["stats"]]
@@ -184,7 +184,7 @@ def all_figures(records, out, log=print) -> list[Path]:
     paths = []
     for name, fn, arg in todo:
         fig = fn(arg)
-        path = folder.save_figure(out, name, fig)
+        path = folder.save_figure(into, name, fig)
         plt.close(fig)
         log(f"  figure {path}")
         paths.append(path)

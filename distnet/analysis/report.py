@@ -3,7 +3,8 @@
     python -m distnet.analysis.report DIR [DIR ...] [--out DIR]
 
 Reads run folders through distnet.run.folder and never retrains. Writes report.md, report.json, report.tex and
-figures/*.png into --out (default: the first DIR). Several folders merge (e.g. the main and bias studies); a
+figures/*.png into OUT/report (OUT: --out, default the first DIR), replacing the previous report whole, never
+file by file, while holding OUT's lock. Several folders merge (e.g. the main and bias studies); a
 variant name seen twice gets its folder's name appended.
 """
 from __future__ import annotations
@@ -16,20 +17,24 @@ from pathlib import Path
 import matplotlib
 
 from distnet.analysis import compare, render
-from distnet.run import folder
+from distnet.run import files, folder
 
 
 def write(dirs, out=None, log=print) -> dict:
-    """Build the report of `dirs` and write report.md/.json/.tex and figures into `out` (default dirs[0])."""
+    """Build the report of `dirs` and write report.md/.json/.tex and figures into `out`/report (default dirs[0]),
+    all replaced together (folder.new_report), holding `out`'s lock."""
     from distnet.analysis import plots
 
     out = Path(out or dirs[0])
-    rep, records = compare.build(dirs)
-    log(f"report: {len(records)} variant(s) from {len(dirs)} folder(s); drawing figures")
-    figures = plots.all_figures(records, out, log=log)
-    rel = [str(Path(f).relative_to(out)) for f in figures]
-    folder.write_report(out, render.markdown(rep, rel), {**rep, "figures": rel}, render.latex(rep))
-    log(f"report: wrote {out / 'report.md'}, report.json, report.tex and {len(figures)} figure(s)")
+    with folder.lock(out, "python -m distnet.analysis.report",
+                     hint="wait for it to finish, or write the report elsewhere with --out"):
+        rep, records = compare.build(dirs)
+        log(f"report: {len(records)} variant(s) from {len(dirs)} folder(s); drawing figures")
+        with folder.new_report(out) as into:
+            figures = plots.all_figures(records, into, log=log)
+            rel = [str(Path(f).relative_to(into)) for f in figures]
+            folder.write_report(into, render.markdown(rep, rel), {**rep, "figures": rel}, render.latex(rep))
+    log(f"report: wrote {out / folder.REPORT / 'report.md'}, report.json, report.tex and {len(figures)} figure(s)")
     return rep
 
 
@@ -46,8 +51,8 @@ def main(argv=None) -> int:
             return 2
     try:
         write(args.dirs, args.out)
-    except (ValueError, OSError, KeyError, zipfile.BadZipFile) as e:
-        print(f"error: {folder.error_text(e)}", file=sys.stderr)
+    except (ValueError, OSError, KeyError, zipfile.BadZipFile, files.RunFileError, files.Busy) as e:
+        print(f"error: {folder.error_text(e, args.out or args.dirs[0])}", file=sys.stderr)
         return 2
     return 0
 

@@ -4,9 +4,10 @@
 after each chunk, saves a checkpoint and raises `Interrupted`. A second signal stops at once (every write
 is atomic, so that is safe too, only the current chunk is lost).
 
-`point(event)` is a no-op unless DISTNET_FAULT=after:<event>:<n>[:<SIGNAL>] is set, in which case the n-th
-time this process reaches `event` it sends itself SIGKILL (or the named signal). Tests use it to kill a run
-at exact moments, e.g. between writing metrics.npz.tmp and renaming it (`metrics_tmp_written`).
+`point(event)` is a no-op unless DISTNET_FAULT=after:<event>:<n>[:<SIGNAL>|FSIZE] is set, in which case the
+n-th time this process reaches `event` it sends itself SIGKILL (or the named signal), or with FSIZE sets its
+file-size limit to 0 so that every later write fails as on a full disk. Tests use it to kill a run at exact
+moments, e.g. between writing metrics.npz.tmp and renaming it (`metrics_tmp_written`).
 """
 from __future__ import annotations
 
@@ -36,8 +37,12 @@ def point(event: str) -> None:
     _counts[event] = _counts.get(event, 0) + 1
     parts = spec.split(":")
     if len(parts) not in (3, 4) or parts[0] != "after" or not parts[2].isdigit():
-        raise ValueError(f"{ENV}={spec!r}; expected after:<event>:<n>[:<SIGNAL>]")
+        raise ValueError(f"{ENV}={spec!r}; expected after:<event>:<n>[:<SIGNAL>|FSIZE]")
     if parts[1] == event and int(parts[2]) == _counts[event]:
+        if parts[3:] == ["FSIZE"]:      # Python ignores SIGXFSZ, so a write past the limit fails with EFBIG
+            import resource
+            resource.setrlimit(resource.RLIMIT_FSIZE, (0, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+            return
         os.kill(os.getpid(), getattr(signal, parts[3]) if len(parts) == 4 else signal.SIGKILL)
 
 

@@ -1,18 +1,95 @@
-"""Atomic file writes and strict JSON: the primitives every file of a run folder is written with.
+"""The primitives every file of a run folder is written and read with: atomic writes, strict JSON, one-sentence
+errors for a file that is missing, damaged or unreadable, the folder's lock, and swapping a folder in whole.
 
 A file is written to `<name>.tmp`, fsynced and renamed over `<name>`, so a reader (or a resumed run) never sees
 half a file; in a multi-process run only process 0 writes.
 """
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import json
 import math
 import os
+import re
+import shutil
+import socket
+import time
 from pathlib import Path
 
 import numpy as np
 
 from distnet.run import faults, hosts
+
+PERMISSION = (errno.EACCES, errno.EPERM)
+NO_SPACE = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
+            errno.EFBIG: "a file reached the file-size limit (ulimit -f)"}
+
+
+class RunFileError(Exception):
+    """A run-folder file that is missing, damaged or unreadable: one sentence, `what` is wrong then the fix.
+    `permission` is True when the file may be fine but this user may not read it (never called damage)."""
+
+    def __init__(self, what: str, fix: str = "", permission: bool = False):
+        super().__init__(f"{what}; {fix}" if fix else what)
+        self.what, self.fix, self.permission = what, fix, permission
+
+
+def os_errno(e: BaseException) -> int | None:
+    """The OS error number behind `e`: its own errno, one in its cause chain, or the `os_error_code` that
+    TensorStore (Orbax's storage) writes into its messages; None when there is none."""
+    seen = set()
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, OSError) and e.errno:
+            return e.errno
+        m = re.search(r"os_error_code='?(\d+)", str(e))
+        if m:
+            return int(m[1])
+        e = e.__cause__ or e.__context__
+    return None
+
+
+def unreadable(path, e: BaseException, fix: str, name: str | None = None) -> RunFileError:
+    """The RunFileError for reading `path` (called `name` in the message) failing with `e`: permission denied,
+    missing, or damaged (then `fix` says what to do)."""
+    name = name or str(path)
+    if os_errno(e) in PERMISSION:
+        return RunFileError(f"permission denied reading {name}", "give this user read access to it (chmod/chown) "
+                            "and rerun", permission=True)
+    if isinstance(e, FileNotFoundError):
+        return RunFileError(f"{name} is missing", fix)
+    reason = str(e).splitlines()[0][:200] if str(e) else ""
+    return RunFileError(f"{name} is damaged ({type(e).__name__}{': ' + reason if reason else ''})", fix)
+
+
+def os_error_text(e: BaseException, where, then: str = "rerun") -> str | None:
+    """One sentence for an OSError a user can fix (permission denied, disk full, a file-size limit, a read-only
+    file system), naming the file; None for any other error."""
+    code, name = os_errno(e), getattr(e, "filename", None) or where
+    if code in PERMISSION:
+        return f"permission denied on {name}; give this user access to it (chmod/chown) and {then}"
+    if code in NO_SPACE:
+        return f"{NO_SPACE[code]} writing {name}; free some space (or raise the limit) and {then}"
+    if code == errno.EROFS:
+        return f"{name} is on a read-only file system; choose a writable folder and {then}"
+    return None
+
+
+def read_json(path, fix: str = "restore it from a copy", keys: tuple[str, ...] = ()) -> dict:
+    """A JSON object from `path` holding at least `keys` (RunFileError naming the file and `fix` otherwise)."""
+    try:
+        obj = json.loads(Path(path).read_bytes())
+    except (OSError, ValueError) as e:          # ValueError: not UTF-8 or not JSON
+        raise unreadable(path, e, fix) from e
+    if not isinstance(obj, dict):
+        raise RunFileError(f"{path} is damaged (it holds a JSON {type(obj).__name__}, not an object)", fix)
+    missing = [k for k in keys if k not in obj]
+    if missing:
+        raise RunFileError(f"{path} lacks the field(s) {', '.join(missing)} (damaged, or written by another "
+                           f"version of distnet)", fix)
+    return obj
 
 
 def atomic_write(path, write) -> None:
@@ -64,5 +141,57 @@ def write_text(path, text: str) -> None:
     atomic_write(path, lambda f: f.write(text.encode()))
 
 
-def read_json(path) -> dict:
-    return json.loads(Path(path).read_text())
+# --- one writer per folder ----------------------------------------------------------------------------------
+
+class Busy(Exception):
+    """Another process holds the folder's lock; the message names it."""
+
+
+@contextlib.contextmanager
+def lock(path, who: str, hint: str = "wait for it to finish (or stop it), then rerun"):
+    """Hold an exclusive OS lock (flock) on the file `path` for the block, or raise Busy naming the holder.
+
+    The kernel drops the lock when the process dies, however it dies (SIGKILL included), so a crash never
+    leaves a stale lock behind; the file itself stays (deleting it would let two processes lock two files)."""
+    path = Path(path)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 512, 0).decode(errors="replace").strip() or "another process"
+            raise Busy(f"{path.parent} is in use by {holder}; {hint}") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{who} (pid {os.getpid()} on {socket.gethostname()}, since "
+                      f"{time.strftime('%Y-%m-%d %H:%M:%S')})\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)      # releases the lock
+
+
+# --- a folder replaced whole ----------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def replace_folder(link):
+    """Yield a fresh hidden sibling folder to fill; when the block ends without error, `link` (a symlink) is
+    pointed at it in one atomic rename and the folder it pointed at before is deleted. A reader of `link` sees
+    the old set of files or the new one, never a mix, whenever the writer is killed; leftovers of a killed
+    writer are deleted by the next one. On an error the new folder is deleted and `link` is left alone."""
+    link = Path(link)
+    if link.exists() and not link.is_symlink():
+        raise RunFileError(f"{link} is not the link distnet writes there", "move it away and rerun")
+    new = link.with_name(f".{link.name}-{time.strftime('%Y%m%d-%H%M%S')}-{time.time_ns() % 10**9:09d}-{os.getpid()}")
+    new.mkdir(parents=True)
+    try:
+        yield new
+    except BaseException:
+        shutil.rmtree(new, ignore_errors=True)
+        raise
+    tmp = link.with_name(f".{link.name}-link-{os.getpid()}")
+    tmp.unlink(missing_ok=True)
+    os.symlink(new.name, tmp)
+    faults.point(f"{link.name}_link_made")
+    os.replace(tmp, link)
+    for old in link.parent.glob(f".{link.name}-*"):
+        if old.name != new.name:
+            shutil.rmtree(old, ignore_errors=True) if old.is_dir() and not old.is_symlink() else old.unlink()

@@ -1,5 +1,7 @@
 """The run folder: every file a study writes, and the only way the rest of distnet reads or writes them.
 
+    DIR/.distnet-lock                     the folder's lock: held by the one process writing it (train.py,
+                                          analyze, report), and naming it, so a second one is refused
     DIR/summary.json, summary.md          one row per finished variant (train.py prints the table at the end)
     DIR/<variant>/config.json             the config as resolved, its protocol fields, the first layer that ran,
                                           the data's provenance (source, files, SHA-256s) and library versions
@@ -8,22 +10,28 @@
                                           with summary.json when the variant ends
     DIR/<variant>/tensorboard/            TensorBoard event files, when config.tensorboard (distnet.run.tensorboard)
     DIR/<variant>/checkpoints/<epoch>/    Orbax params with a leading seed axis (distnet.run.checkpoint), at
-                                          epoch 0, every checkpoint_every epochs and the end
+                                          epoch 0, every checkpoint_every epochs and the end; each records the
+                                          SHA-256 of its params and of the metrics up to its epoch
     DIR/<variant>/checkpoints/<epoch>.json   the checkpoint's sidecar: wall time spent up to it
     DIR/<variant>/summary.json            final accuracies and their statistics, where the wall time went, the
                                           summary statistics; written last, so it marks a finished variant
     DIR/<variant>/stats.json              every distance statistic (python -m distnet.analysis.analyze DIR)
-    OUT/report.md, report.json, report.tex, figures/*.png   (python -m distnet.analysis.report DIR; OUT = DIR
-                                          unless --out says otherwise)
+    OUT/report -> OUT/.report-<time>-<pid>/   report.md, report.json, report.tex, figures/*.png (python -m
+                                          distnet.analysis.report DIR; OUT = DIR unless --out says otherwise)
 
-Every file is written atomically (distnet.run.files), so a reader never sees half a file.
+Every file is written atomically (distnet.run.files), so a reader never sees half a file, and the report's
+files are replaced together (a new folder, then one rename of the `report` link). Every reader here checks what
+it reads and names the file and the fix when it is missing, damaged or unreadable (files.RunFileError).
 """
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import platform
+import shutil
 import sys
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +42,9 @@ from distnet.run import checkpoint, files, summary
 
 METRICS = ("train_loss", "train_acc", "test_acc")
 STATS_FILE = "stats.json"
+LOCK_FILE = ".distnet-lock"
+REPORT = "report"
+RunFileError = files.RunFileError
 read_json = files.read_json
 
 
@@ -63,7 +74,8 @@ def write_config(vdir, record: dict) -> None:
 
 
 def read_config(vdir) -> dict:
-    return read_json(Path(vdir) / "config.json")
+    return read_json(Path(vdir) / "config.json", keys=("variant", "protocol", "config", "first_layer", "data"),
+                     fix="restore it from a copy, or rerun train.py with --overwrite to start this variant over")
 
 
 def save_metrics(vdir, epoch_E: np.ndarray, metrics: dict) -> None:
@@ -72,9 +84,34 @@ def save_metrics(vdir, epoch_E: np.ndarray, metrics: dict) -> None:
 
 
 def load_metrics(vdir) -> dict[str, np.ndarray]:
-    """{"epoch": (E,), "train_loss"/"train_acc"/"test_acc": (seeds, E)}."""
-    with np.load(Path(vdir) / "metrics.npz") as z:
-        return {k: z[k] for k in z.files}
+    """{"epoch": (E,), "train_loss"/"train_acc"/"test_acc": (seeds, E)} (RunFileError unless it is exactly that)."""
+    path = Path(vdir) / "metrics.npz"
+    fix = f"restore it from a copy, or delete {Path(vdir)} and rerun train.py to train this variant again"
+    try:
+        with open(path, "rb") as f:
+            if not zipfile.is_zipfile(f):     # np.load would try it as a pickle
+                raise zipfile.BadZipFile("not a .npz archive")
+        with np.load(path, allow_pickle=False) as z:
+            out = {k: z[k] for k in z.files}
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as e:
+        raise files.unreadable(path, e, fix) from e
+    epochs = out.get("epoch")
+    shapes = {k: getattr(out.get(k), "shape", None) for k in ("epoch", *METRICS)}
+    if (epochs is None or epochs.ndim != 1 or any(s is None or len(s) != 2 or s[1] != len(epochs)
+                                                  for s in (shapes[k] for k in METRICS))
+            or len(set(shapes[k] for k in METRICS)) != 1 or np.any(np.diff(epochs) <= 0)):
+        raise RunFileError(f"{path} is damaged (arrays {shapes} do not form a metrics record)", fix)
+    return out
+
+
+def metrics_digest(epoch_E, metrics: dict) -> str:
+    """SHA-256 of metrics as metrics.npz stores them (int64 epochs, float32 (seeds, E) arrays)."""
+    h = hashlib.sha256(np.ascontiguousarray(np.asarray(epoch_E, np.int64)).tobytes())
+    for k in METRICS:
+        a = np.ascontiguousarray(np.asarray(metrics[k], np.float32))
+        h.update(f"{k}{a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
 
 
 def write_summary(vdir, variant_summary: dict) -> None:
@@ -116,12 +153,19 @@ def to_dataframe(workdir):
 
 def read_summary(vdir) -> dict | None:
     p = Path(vdir) / "summary.json"
-    return read_json(p) if p.exists() else None
+    return read_json(p, keys=("status",), fix="delete it and rerun the train.py command that wrote the folder: it "
+                     "rewrites it from the final checkpoint") if p.exists() else None
 
 
 def is_complete(vdir) -> bool:
     s = read_summary(vdir)
     return s is not None and s.get("status") in ("complete", "diverged")
+
+
+def unfinish(vdir) -> None:
+    """Mark a finished variant unfinished again (its summary and statistics go; training rewrites them)."""
+    for name in ("summary.json", STATS_FILE):
+        (Path(vdir) / name).unlink(missing_ok=True)
 
 
 def write_stats(vdir, stats: dict) -> None:
@@ -133,7 +177,7 @@ def load_stats(vdir) -> dict | None:
     training wrote into summary.json, as {"summary": ...}, else None."""
     vdir = Path(vdir)
     if (vdir / STATS_FILE).exists():
-        return read_json(vdir / STATS_FILE)
+        return read_json(vdir / STATS_FILE, fix=f"rerun python -m distnet.analysis.analyze {vdir.parent} --force")
     s = read_summary(vdir)
     return {"summary": s["stats"]} if s and "stats" in s else None
 
@@ -149,8 +193,10 @@ def checkpoint_steps(vdir) -> list[int]:
     return checkpoint.steps(vdir)
 
 
-def save_checkpoint(vdir, epoch: int, params, wall_time_s: float) -> None:
-    checkpoint.save(vdir, epoch, params, {"wall_time_s": wall_time_s})
+def save_checkpoint(vdir, epoch: int, params, wall_time_s: float, epoch_E, metrics: dict) -> None:
+    """Params at `epoch` with the digest of the metrics recorded up to it (epoch_E ends at `epoch`)."""
+    checkpoint.save(vdir, epoch, params, {"wall_time_s": wall_time_s},
+                    record={"metrics_sha256": metrics_digest(epoch_E, metrics)})
 
 
 def checkpoint_wall_time(vdir, epoch: int) -> float:
@@ -159,7 +205,8 @@ def checkpoint_wall_time(vdir, epoch: int) -> float:
 
 
 def load_params(vdir, step: int | None = None):
-    """Params (leading seed axis) of the checkpoint at epoch `step`, the latest when None."""
+    """Params (leading seed axis) of the checkpoint at epoch `step`, the latest when None, verified against the
+    digest saved with them (checkpoint.Damaged names the checkpoint and the fix otherwise)."""
     return checkpoint.restore(vdir, step)
 
 
@@ -169,10 +216,31 @@ def tidy(vdir) -> None:
     checkpoint.remove_partial(vdir)
 
 
+def data_difference(trained: dict, now: dict) -> str | None:
+    """How the data `now` (a Dataset.info) differs from the data a variant `trained` on (its config.json's
+    "data"), naming the files and both SHA-256s; None when the arrays are identical."""
+    a, b = trained.get("array_sha256"), now.get("array_sha256")
+    if a == b:
+        return None
+    old, new = trained.get("files", {}), now.get("files", {})
+    changed = [f"{stem}.gz in {now.get('dir')} has SHA-256 {new[stem]['sha256'][:16]}... but the run trained on "
+               f"{old[stem]['sha256'][:16]}..." for stem in sorted(old) if stem in new
+               and old[stem]["sha256"] != new[stem]["sha256"]]
+    return "; ".join(changed or [f"its arrays hash to {str(b)[:16]}... but the run trained on arrays hashing to "
+                                 f"{str(a)[:16]}..."])
+
+
 def load_data(vdir) -> data.Dataset:
-    """The dataset a variant folder was trained on, through distnet.data.load (honours $DISTNET_DATA_DIR)."""
+    """The dataset a variant folder was trained on, through distnet.data.load (honours $DISTNET_DATA_DIR); a
+    DataError when the data found there is not what it trained on."""
     import ml_collections
-    return data.load(ml_collections.ConfigDict(read_config(vdir)["config"]["data"]))
+    record = read_config(vdir)
+    ds = data.load(ml_collections.ConfigDict(record["config"]["data"]))
+    differs = data_difference(record["data"], ds.info)
+    if differs:
+        raise data.DataError(f"{vdir} was trained on other data: {differs}; put the original data back (or point "
+                             f"data.dir / ${data.ENV_DIR} at it)")
+    return ds
 
 
 # --- the whole folder -------------------------------------------------------------------------------------
@@ -185,6 +253,13 @@ def list_variants(workdir) -> list[str]:
 def is_run_folder(workdir) -> bool:
     """True when `workdir` holds at least one variant folder with a config.json."""
     return Path(workdir).is_dir() and bool(list_variants(workdir))
+
+
+def lock(workdir, who: str, hint: str = "wait for it to finish (or stop it), then rerun"):
+    """Context manager: this process is the folder's one writer for the block (files.Busy naming the holder
+    otherwise); the lock dies with the process."""
+    Path(workdir).mkdir(parents=True, exist_ok=True)
+    return files.lock(Path(workdir) / LOCK_FILE, who, hint)
 
 
 def write_run_summary(workdir, variants: list[str]) -> str:
@@ -202,29 +277,46 @@ def load(workdir) -> dict[str, dict]:
     out = {}
     for v in list_variants(workdir):
         vdir = variant_dir(workdir, v)
-        out[v] = {"config": read_config(vdir), "summary": read_summary(vdir),
-                  "metrics": load_metrics(vdir) if (vdir / "metrics.npz").exists() else None, "dir": vdir}
+        s = read_summary(vdir)
+        has = (vdir / "metrics.npz").exists() or s is not None   # a finished variant without metrics is damaged
+        out[v] = {"config": read_config(vdir), "summary": s, "metrics": load_metrics(vdir) if has else None,
+                  "dir": vdir}
     return out
 
 
-def write_report(out, markdown: str, report: dict, latex: str) -> None:
-    """OUT/report.json, report.tex and report.md (the file people open, written last)."""
-    files.write_json(Path(out) / "report.json", report)
-    files.write_text(Path(out) / "report.tex", latex)
-    files.write_text(Path(out) / "report.md", markdown)
+def new_report(out):
+    """Context manager yielding an empty folder for the report's files; when the block succeeds, OUT/report
+    points at it (one rename) and the previous report is deleted, so the files are replaced together or not at
+    all. Files an older distnet wrote straight into OUT (report.*, figures/) are removed."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for old in ("report.md", "report.json", "report.tex"):
+        (out / old).unlink(missing_ok=True)
+    if (out / "figures").is_dir() and not (out / "figures").is_symlink():
+        shutil.rmtree(out / "figures")
+    return files.replace_folder(out / REPORT)
 
 
-def save_figure(out, name: str, fig, dpi: int = 110) -> Path:
-    """OUT/figures/<name>.png, written atomically; returns its path."""
-    path = Path(out) / "figures" / f"{name}.png"
+def write_report(into, markdown: str, report: dict, latex: str) -> None:
+    """report.json, report.tex and report.md into the folder new_report() gave."""
+    files.write_json(Path(into) / "report.json", report)
+    files.write_text(Path(into) / "report.tex", latex)
+    files.write_text(Path(into) / "report.md", markdown)
+
+
+def save_figure(into, name: str, fig, dpi: int = 110) -> Path:
+    """figures/<name>.png in the folder new_report() gave, written atomically; returns its path."""
+    path = Path(into) / "figures" / f"{name}.png"
     files.atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=dpi, bbox_inches="tight"))
     return path
 
 
-def error_text(e: Exception) -> str:
-    """One line for a CLI's "error: ..." from what reading a run folder can raise."""
+def error_text(e: Exception, where="the run folder") -> str:
+    """One line for a CLI's "error: ..." from what reading or writing a run folder can raise."""
     if isinstance(e, KeyError):
         return f"a run file lacks the field {e}; was it written by another version of distnet?"
+    if isinstance(e, OSError) and (text := files.os_error_text(e, where)):
+        return text
     if isinstance(e, (OSError, zipfile.BadZipFile)):
         return f"{e} (a run file is missing, damaged or unreadable)"
     return str(e)

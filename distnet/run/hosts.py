@@ -34,6 +34,17 @@ def primary() -> bool:
     return not multiprocess() or jax.process_index() == 0
 
 
+def gather(tree):
+    """Every leaf as a numpy array on this process: a device array spread over several processes (seeds sharded
+    over hosts) is gathered from all of them (a collective: every process must call this with the same tree)."""
+    def one(x):
+        if isinstance(x, jax.Array) and not x.is_fully_addressable:
+            from jax.experimental import multihost_utils
+            return np.asarray(multihost_utils.process_allgather(x, tiled=True))
+        return np.asarray(jax.device_get(x))
+    return jax.tree.map(one, tree)
+
+
 def barrier(name: str) -> None:
     """Wait until every process reaches the barrier of the same name."""
     if multiprocess():

@@ -1,6 +1,8 @@
-"""Checks on the run folder before anything trains: writable, room enough, and holding the same experiment.
+"""Checks on the run folder before anything trains: writable, room enough, and holding the same run: the same
+config fields that change the numbers, the same first layer, the same data.
 
-All three fail with one sentence naming the fix (WorkdirError, or ConfigError for a different config).
+All fail with one sentence naming the fix (WorkdirError, ConfigError for a different run, RunFileError for a
+damaged config.json).
 """
 from __future__ import annotations
 
@@ -62,14 +64,36 @@ def check_space(workdir, need: int) -> None:
                            f"{want / 2**20:.0f} MiB; free some space or choose another --workdir")
 
 
-def check_folder(cfg, workdir, variants, overwrite: bool = False, log=print) -> None:
-    """Refuse (or, with overwrite, delete) variant folders holding a run with a different protocol."""
-    current = config.protocol(cfg)
+def differences(record: dict, cfg, info: dict, first_layer: dict) -> list[str]:
+    """What differs between the run a variant's config.json `record` holds and this one: config fields that
+    change the numbers (config.identity), the first layer as config.split resolves here, and the data itself
+    (its files and arrays by SHA-256)."""
+    out = config.diff(config.identity(record["config"]), config.identity(cfg.to_dict()))
+    if record["first_layer"] != first_layer:
+        out.append(f"first layer (folder: {record['first_layer']}, now: {first_layer}; config.split={cfg.split!r} "
+                   f"resolves per backend)")
+    data_changed = folder.data_difference(record["data"], info)
+    if data_changed:
+        out.append(f"data: {data_changed}")
+    return out
+
+
+def check_folder(cfg, workdir, variants, info: dict, first_layer: dict, overwrite: bool = False, log=print) -> None:
+    """Refuse (or, with overwrite, delete) variant folders holding another run (see `differences`), or whose
+    config.json is damaged; say so when the folder was started on other devices."""
     for v in variants:
         vdir = folder.variant_dir(workdir, v)
         if not (vdir / "config.json").exists():
             continue
-        changed = config.diff(folder.read_config(vdir)["protocol"], current)
+        try:
+            record = folder.read_config(vdir)
+            changed = differences(record, cfg, info, first_layer)
+        except folder.RunFileError as e:
+            if not overwrite or e.permission:
+                raise
+            changed = [e.what]
+        else:
+            _say_if_other_devices(record, v, log)
         if not changed:
             continue
         if not overwrite:
@@ -78,6 +102,17 @@ def check_folder(cfg, workdir, variants, overwrite: bool = False, log=print) -> 
         if hosts.primary():    # the other processes wait for it at the barrier after the checks
             log(f"{v}: --overwrite: deleting {vdir}, which holds a run with a different config")
             remove_variant(vdir)
+
+
+def _say_if_other_devices(record: dict, variant: str, log) -> None:
+    """A run resumed on another backend or device count (not config fields: a run may move between machines)
+    goes on, but not bit for bit as it would have on either; say so."""
+    was = record.get("versions", {})
+    then = (was.get("backend"), len(was.get("devices", ())))
+    now = (jax.default_backend(), jax.device_count())
+    if then != now:
+        log(f"{variant}: started on {then[1]} {then[0]} device(s), now on {now[1]} {now[0]} device(s); if it "
+            f"resumes, its numbers will not be bit-identical to an uninterrupted run on either")
 
 
 DELETING = ".deleting-"
@@ -101,9 +136,9 @@ def remove_leftovers(workdir) -> None:
         shutil.rmtree(p, ignore_errors=True)
 
 
-def check(cfg, workdir, variants, classes: int, dim: int, overwrite: bool = False, log=print) -> None:
-    """Every check, in order, before the first compile."""
-    check_writable(workdir)
+def check(cfg, workdir, variants, dataset, first_layer: dict, overwrite: bool = False, log=print) -> None:
+    """Every check of a folder this process holds the lock of (check_writable comes first), before the first
+    compile."""
     remove_leftovers(workdir)
-    check_folder(cfg, workdir, variants, overwrite, log)
-    check_space(workdir, estimate_bytes(cfg, variants, classes, dim))
+    check_folder(cfg, workdir, variants, dataset.info, first_layer, overwrite, log)
+    check_space(workdir, estimate_bytes(cfg, variants, dataset.classes, dataset.dim))

@@ -1,18 +1,22 @@
 """Where a variant's training starts: fresh (initial params and epoch-0 metrics, both saved at once) or from
-its newest checkpoint, with the metrics cut back to that epoch.
+the newest checkpoint that can be trusted, with the metrics cut back to that epoch.
 
 The study loop's writes keep this consistent after a kill at any moment: metrics.npz (atomic) is written
 before the checkpoint of the same epoch, so the metrics always reach the newest checkpoint; anything after it
-is dropped and recomputed, bit for bit, by the same compiled program.
+is dropped and recomputed, bit for bit, by the same compiled program. What a kill cannot explain is checked
+too: a checkpoint is used only if its params match the digest saved with them and metrics.npz holds, up to its
+epoch, exactly the metrics whose digest was saved with it. Otherwise the next older checkpoint is tried, and the
+newer ones are discarded (the run recomputes them); each step of that is said aloud.
 """
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 
 from distnet import config
-from distnet.run import folder, trainer
+from distnet.run import checkpoint, folder, trainer
 from distnet.run.plan import Plan
 
 
@@ -42,19 +46,85 @@ def fresh(vdir, plan: Plan, cfg, init, evaluate, device_data) -> State:
     m0 = trainer.to_host(evaluate(params, device_data))
     state = State(0, params, {k: np.asarray(getattr(m0, k))[:, None] for k in folder.METRICS}, np.array([0]), 0.0)
     folder.save_metrics(vdir, state.epochs, state.metrics)
-    folder.save_checkpoint(vdir, 0, params, 0.0)
+    folder.save_checkpoint(vdir, 0, params, 0.0, state.epochs, state.metrics)
     return state
 
 
-def from_checkpoint(vdir, plan: Plan) -> State:
-    """The newest checkpoint's params with the metrics up to its epoch (ConfigError when it does not lie on this
-    config's chunk boundaries)."""
-    epoch = folder.checkpoint_steps(vdir)[-1]
-    if not plan.resumable_from(epoch):
-        raise config.ConfigError(f"{vdir}: its checkpoint at epoch {epoch} is not on a chunk boundary of this "
+def _at(vdir, saved: dict, step: int, eval_every: int) -> State:
+    """The state at checkpoint `step`: its verified params and the saved metrics up to it (checkpoint.Damaged
+    when the params or the metrics do not match what was saved with the checkpoint)."""
+    keep = saved["epoch"] <= step
+    epochs, metrics = saved["epoch"][keep], {k: saved[k][:, keep] for k in folder.METRICS}
+    record = checkpoint.recorded(vdir, step)
+    if not np.array_equal(epochs, np.arange(0, step + 1, eval_every)):
+        raise checkpoint.Damaged(f"{Path(vdir) / 'metrics.npz'} does not hold every epoch up to the checkpoint at "
+                                 f"epoch {step} (it ends at epoch {saved['epoch'][-1]}: an older copy?)")
+    if folder.metrics_digest(epochs, metrics) != record.get("metrics_sha256"):
+        raise checkpoint.Damaged(f"{Path(vdir) / 'metrics.npz'} up to epoch {step} is not the record saved with "
+                                 f"the checkpoint at epoch {step} (a copy from another run?)")
+    return State(step, folder.load_params(vdir, step), metrics, epochs, folder.checkpoint_wall_time(vdir, step))
+
+
+def from_checkpoint(vdir, plan: Plan, log=print) -> State | None:
+    """The newest checkpoint that verifies, lies on this config's chunk boundaries and that metrics.npz matches,
+    with the metrics up to its epoch; newer checkpoints are discarded. None (start afresh) when there is none.
+
+    ConfigError when the newest checkpoint does not lie on this config's chunk boundaries; files.RunFileError,
+    before anything is discarded, when metrics.npz is unreadable or no checkpoint records a digest (an older
+    distnet wrote them)."""
+    steps = folder.checkpoint_steps(vdir)
+    if not steps:
+        return None
+    if not plan.resumable_from(steps[-1]):
+        raise config.ConfigError(f"{vdir}: its checkpoint at epoch {steps[-1]} is not on a chunk boundary of this "
                                  f"config (chunk of {plan.chunk} epochs); rerun with the chunk_epochs and "
                                  f"checkpoint_every recorded in its config.json")
-    saved = folder.load_metrics(vdir)
-    keep = saved["epoch"] <= epoch
-    return State(epoch, folder.load_params(vdir, epoch), {k: saved[k][:, keep] for k in folder.METRICS},
-                 saved["epoch"][keep], folder.checkpoint_wall_time(vdir, epoch))
+    require_digests(vdir)
+    saved, name = folder.load_metrics(vdir), Path(vdir).name
+    for step in reversed(steps):
+        if not plan.resumable_from(step):
+            continue
+        try:
+            state = _at(vdir, saved, step, plan.eval_every)
+        except checkpoint.Damaged as e:
+            log(f"{name}: {e.what}; trying an older checkpoint")
+            continue
+        newer = [s for s in steps if s > step]
+        if newer:
+            log(f"{name}: discarding the checkpoints at {newer}, newer than the newest one that verifies "
+                f"(epoch {step}); training recomputes them")
+            checkpoint.discard(vdir, newer)
+        return state
+    log(f"{name}: no checkpoint of it can be trusted; training it again from epoch 0")
+    checkpoint.discard(vdir, steps)
+    return None
+
+
+def require_digests(vdir) -> None:
+    """RunFileError unless at least one checkpoint of `vdir` records a digest: checkpoints an older distnet wrote
+    cannot be verified, and are neither used nor discarded (the folder is left as it is)."""
+    steps = folder.checkpoint_steps(vdir)
+    for step in steps:
+        try:
+            checkpoint.recorded(vdir, step)
+            return
+        except checkpoint.Unverifiable:
+            continue
+        except checkpoint.Damaged:      # damaged, not old: the resume falls back past it
+            return
+    if steps:
+        raise folder.RunFileError(f"none of the checkpoints of {vdir} records a digest (an older distnet wrote "
+                                  f"them)", "finish or analyze the run with that version, or use another --workdir")
+
+
+def finished_problem(vdir, plan: Plan) -> str | None:
+    """Why a finished variant's files cannot stand as they are (its newest checkpoint does not verify or does not
+    match metrics.npz); None when they can."""
+    steps = folder.checkpoint_steps(vdir)
+    if not steps:
+        return f"{vdir} has no checkpoint"
+    try:
+        _at(vdir, folder.load_metrics(vdir), steps[-1], plan.eval_every)
+    except checkpoint.Damaged as e:
+        return e.what
+    return None

@@ -17,7 +17,8 @@ import numpy as np
 
 from distnet import config, data
 from distnet.nn import models
-from distnet.run import faults, folder, hosts, plan as plans, preflight, resume, summary, tensorboard, trainer
+from distnet.run import (faults, files, folder, hosts, plan as plans, preflight, resume, summary, tensorboard,
+                         trainer)
 
 
 class Stopwatch:
@@ -105,16 +106,23 @@ def run_variant(cfg, plan: plans.Plan, variant: str, dataset: data.Dataset, devi
     folder.write_config(vdir, config_record(cfg, variant, dataset, device_data))
     folder.tidy(vdir)
     if folder.is_complete(vdir):
-        log(f"{variant}: finished earlier, skipping ({vdir / 'summary.json'})")
-        return folder.read_summary(vdir)
+        resume.require_digests(vdir)            # a folder an older distnet finished is refused as it is
+        problem = resume.finished_problem(vdir, plan)
+        if problem is None:
+            log(f"{variant}: finished earlier, skipping ({vdir / 'summary.json'})")
+            return folder.read_summary(vdir)
+        log(f"{variant}: finished earlier, but its newest checkpoint or metrics.npz does not verify; training it "
+            f"again from the newest checkpoint that does")
+        if hosts.primary():
+            folder.unfinish(vdir)
 
     model = models.from_config(cfg, dataset.classes, variant)
     init, run, evaluate = trainer.make_train(model, cfg.lr, cfg.epochs, cfg.eval_every,
                                              input_dim=dataset.dim).vmapped(seed_chunk=cfg.seed_chunk)
     clock = Stopwatch()
     with jax.default_matmul_precision(cfg.matmul_precision):
-        if folder.checkpoint_steps(vdir):
-            state = resume.from_checkpoint(vdir, plan)
+        state = resume.from_checkpoint(vdir, plan, log)
+        if state is not None:
             log(f"{variant}: resuming from the checkpoint at epoch {state.epoch}")
         else:
             with clock("init_and_epoch0_s"):   # compiles and the first checkpoint included
@@ -142,7 +150,8 @@ def run_variant(cfg, plan: plans.Plan, variant: str, dataset: data.Dataset, devi
             stop = hosts.agree_max(faults.requested())   # every process stops at the same chunk
             if plan.checkpoint_due(state.epoch) or stop:
                 with clock("checkpoint_s"):
-                    folder.save_checkpoint(vdir, state.epoch, state.params, time.perf_counter() - t0)
+                    folder.save_checkpoint(vdir, state.epoch, state.params, time.perf_counter() - t0, state.epochs,
+                                           state.metrics)
             if stop and state.epoch < plan.epochs:
                 raise faults.Interrupted(f"interrupted at epoch {state.epoch} of {variant}; rerun the same command "
                                          f"to resume", stop)
@@ -185,28 +194,49 @@ def run_all(cfg, workdir, log=print, overwrite: bool = False, summarize=None) ->
         log = lambda *a, **k: None   # process 0 speaks for all
     dataset = data.load(cfg.data)
     plan = plans.make(cfg, dataset)
-    preflight.check(cfg, workdir, variants, dataset.classes, dataset.dim, overwrite=overwrite, log=log)
-    log(f"distnet: {len(variants)} variant(s) x {cfg.num_seeds} seed(s) x {cfg.epochs} epochs on "
-        f"{cfg.data.name} ({len(dataset.x_train)} train / {len(dataset.x_test)} test, {cfg.data.preprocess}) "
-        f"-> {workdir}")
-    hosts.barrier("preflight")
-    try:
-        device_data = trainer.to_device(dataset, split_kind=plan.split, parts=plan.parts)
-    except ValueError as e:
-        raise config.ConfigError(f"config.split={cfg.split!r} with data.preprocess={cfg.data.preprocess!r}: {e}") from None
-    log("first layer: " + (f"{plan.split} split, {plan.parts} parts" if plan.parts else "plain float32 matmul"))
-    with faults.stopping():
-        for i, v in enumerate(variants):
-            if stop := hosts.agree_max(faults.requested()):
-                raise faults.Interrupted(f"interrupted before {v} started; rerun the same command to resume", stop)
-            hosts.barrier(f"start {v}")   # no process reads a folder while another still writes it
-            later = sum(plan.epochs for w in variants[i + 1:]
-                        if not folder.is_complete(folder.variant_dir(workdir, w)))
-            run_variant(cfg, plan, v, dataset, device_data, workdir, log=log, summarize=summarize,
-                        later_epochs=later)
-            faults.point("variant_done")
-    hosts.barrier("summaries")
-    return folder.write_run_summary(workdir, variants)
+    preflight.check_writable(workdir)
+    with one_writer(workdir):
+        preflight.check(cfg, workdir, variants, dataset, {"split": plan.split, "parts": plan.parts},
+                        overwrite=overwrite, log=log)
+        log(f"distnet: {len(variants)} variant(s) x {cfg.num_seeds} seed(s) x {cfg.epochs} epochs on "
+            f"{cfg.data.name} ({len(dataset.x_train)} train / {len(dataset.x_test)} test, {cfg.data.preprocess}) "
+            f"-> {workdir}")
+        hosts.barrier("preflight")
+        try:
+            device_data = trainer.to_device(dataset, split_kind=plan.split, parts=plan.parts)
+        except ValueError as e:
+            raise config.ConfigError(f"config.split={cfg.split!r} with data.preprocess={cfg.data.preprocess!r}: "
+                                     f"{e}") from None
+        log("first layer: " + (f"{plan.split} split, {plan.parts} parts" if plan.parts else "plain float32 matmul"))
+        with faults.stopping():
+            for i, v in enumerate(variants):
+                if stop := hosts.agree_max(faults.requested()):
+                    raise faults.Interrupted(f"interrupted before {v} started; rerun the same command to resume",
+                                             stop)
+                hosts.barrier(f"start {v}")   # no process reads a folder while another still writes it
+                later = sum(plan.epochs for w in variants[i + 1:]
+                            if not folder.is_complete(folder.variant_dir(workdir, w)))
+                run_variant(cfg, plan, v, dataset, device_data, workdir, log=log, summarize=summarize,
+                            later_epochs=later)
+                faults.point("variant_done")
+        hosts.barrier("summaries")
+        return folder.write_run_summary(workdir, variants)
+
+
+@contextlib.contextmanager
+def one_writer(workdir):
+    """The folder's lock for the block, taken by process 0 (the one that writes files); every process learns
+    whether it was refused, so none waits forever at a barrier for a process 0 that gave up."""
+    with contextlib.ExitStack() as held:
+        refused = None
+        if hosts.primary():
+            try:
+                held.enter_context(folder.lock(workdir, f"train.py ({' '.join(sys.argv[1:]) or 'no flags'})"))
+            except files.Busy as e:
+                refused = e
+        if hosts.agree_max(int(refused is not None)):
+            raise refused or files.Busy(f"{workdir} is in use by another process (process 0 could not lock it)")
+        yield
 
 
 def check_seed_split(cfg) -> None:

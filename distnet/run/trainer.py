@@ -177,10 +177,7 @@ def _place(x, sharding):
 
 def to_host(tree):
     """Device arrays -> numpy; across processes (multi-host runs) every process gets every seed."""
-    if hosts.multiprocess():
-        from jax.experimental import multihost_utils
-        return multihost_utils.process_allgather(tree, tiled=True)
-    return jax.device_get(tree)
+    return hosts.gather(tree)
 
 
 def seed_keys(seed: int, num_seeds: int) -> jax.Array:

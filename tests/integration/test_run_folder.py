@@ -32,9 +32,10 @@ def test_overwrite_deletes_only_differing_variants(reference, smoke_cfg, tmp_pat
     w = tmp_path / "run"
     shutil.copytree(reference, w)
     rec = folder.read_json(w / "Abs2-Neg" / "config.json")
-    rec["protocol"]["lr"] = 0.5
+    rec["config"]["lr"] = 0.5
     files.write_json(w / "Abs2-Neg" / "config.json", rec)
     logs = []
-    preflight.check_folder(smoke_cfg, w, list(VARIANTS), overwrite=True, log=logs.append)
+    info = folder.read_config(w / "ReLU")["data"]
+    preflight.check_folder(smoke_cfg, w, list(VARIANTS), info, rec["first_layer"], overwrite=True, log=logs.append)
     assert (w / "ReLU" / "summary.json").exists() and not (w / "Abs2-Neg").exists()
     assert "Abs2-Neg: --overwrite: deleting" in logs[0]
