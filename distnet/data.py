@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import hashlib
+import math
 import os
 import struct
 import zlib
@@ -25,6 +26,9 @@ IDX_FILES = {
     "x_test": "t10k-images-idx3-ubyte", "y_test": "t10k-labels-idx1-ubyte",
 }
 ENV_DIR = "DISTNET_DATA_DIR"
+# generator fields a gaussians config may add (configs/geometry_gaussians.py). They are not in config.base(), so
+# the recorded protocol of run folders written before them stays unchanged.
+GAUSSIAN_DEFAULTS = {"classes": 10, "separation": 3.0, "spread": 10.0}
 
 
 class DataError(Exception):
@@ -162,26 +166,53 @@ def load_tfds(name: str, classes: int = 10) -> Dataset:
 
 # --- synthetic --------------------------------------------------------------------------------------
 
-def gaussians(n_train=2000, n_test=1000, dim=784, classes=10, seed=0, separation=3.0) -> Dataset:
-    """Classes drawn from Gaussians with known means and covariances (`info` holds both).
+def random_rotation(rng: np.random.Generator, dim: int) -> np.ndarray:
+    """A Haar-random orthogonal (dim, dim) matrix: QR of a Gaussian matrix with R's diagonal made positive
+    (without the sign fix QR's convention biases the distribution)."""
+    q, r = np.linalg.qr(rng.normal(size=(dim, dim)))
+    return q * np.sign(np.diag(r))
 
-    Means ~ N(0, separation^2 I); covariance of class c is A_c A_c^T / dim with A_c ~ N(0, 1).
+
+def gaussians(n_train=2000, n_test=1000, dim=784, classes=10, seed=0, separation=3.0, spread=10.0) -> Dataset:
+    """Classes drawn from Gaussians whose parameters are known; `truth` holds them (float64):
+    means (C, D), covariances (C, D, D), eigenvectors (C, D, D; column i of class c goes with eigenvalue i)
+    and eigenvalues (C, D; descending).
+
+    Means ~ N(0, separation^2 I). Class c's covariance is V_c diag(L) V_c^T with V_c a random rotation and
+    L log-spaced from 1 down to 1 / spread (spread = largest / smallest eigenvalue; the largest std is 1).
+    Samples are mean + V_c sqrt(L) z, one factor per class: memory O(N D + C D^2), never a per-sample matrix.
+    Labels cycle 0, 1, ..., C - 1, so every split holds every class (n >= C).
     """
+    if spread < 1:
+        raise DataError(f"data.spread={spread} must be >= 1 (the ratio of the largest to the smallest eigenvalue)")
     rng = np.random.default_rng(seed)
-    means = rng.normal(0.0, separation, (classes, dim))
-    factors = rng.normal(0.0, 1.0, (classes, dim, dim)) / np.sqrt(dim)
+    means_CxD = rng.normal(0.0, separation, (classes, dim))
+    eigvecs_CxDxD = np.stack([random_rotation(rng, dim) for _ in range(classes)])
+    eigvals_D = spread ** -np.linspace(0.0, 1.0, dim) if dim > 1 else np.ones(1)
+    eigvals_CxD = np.broadcast_to(eigvals_D, (classes, dim)).copy()
+    factors_CxDxD = eigvecs_CxDxD * np.sqrt(eigvals_CxD)[:, None, :]     # V sqrt(L): x = mu + factor @ z
 
     def draw(n):
-        y = np.arange(n) % classes
-        z = rng.normal(size=(n, dim))
-        x = means[y] + np.einsum("nd,nkd->nk", z, factors[y])
-        return x.astype(np.float32), y.astype(np.int32)
+        y_N = (np.arange(n) % classes).astype(np.int32)
+        x_NxD = np.empty((n, dim), np.float32)
+        for c in range(classes):
+            rows = np.flatnonzero(y_N == c)
+            x_NxD[rows] = means_CxD[c] + rng.normal(size=(len(rows), dim)) @ factors_CxDxD[c].T
+        return x_NxD, y_N
 
     x_train, y_train = draw(n_train)
     x_test, y_test = draw(n_test)
-    covs = np.einsum("cij,ckj->cik", factors, factors)
-    return Dataset(x_train, y_train, x_test, y_test, classes, info={"source": "synthetic", "seed": seed},
-                   truth={"means": means, "covariances": covs})
+    covs_CxDxD = np.einsum("cij,ckj->cik", factors_CxDxD, factors_CxDxD)
+    info = {"source": "synthetic", "seed": seed, "separation": separation, "spread": spread}
+    truth = {"means": means_CxD, "covariances": covs_CxDxD, "eigenvectors": eigvecs_CxDxD, "eigenvalues": eigvals_CxD}
+    return Dataset(x_train, y_train, x_test, y_test, classes, info=info, truth=truth)
+
+
+def affine_truth(truth: dict, shift: float, scale: float) -> dict:
+    """The truth of data mapped x -> (x - shift) / scale: means move, covariances and eigenvalues shrink
+    by scale^2, eigenvectors stay."""
+    return {**truth, "means": (truth["means"] - shift) / scale, "covariances": truth["covariances"] / scale ** 2,
+            "eigenvalues": truth["eigenvalues"] / scale ** 2}
 
 
 # --- the config entry point -------------------------------------------------------------------------
@@ -198,6 +229,15 @@ def check_config(dcfg) -> None:
         raise ConfigError(f"config.data.dim={dcfg.dim!r} must be a positive integer (>= 1)")
     if not is_int(dcfg.seed) or not 0 <= dcfg.seed < 2 ** 32:
         raise ConfigError(f"config.data.seed={dcfg.seed!r} must be an integer in 0..{2 ** 32 - 1}")
+    if dcfg.name == "gaussians":   # generator fields a study config adds (configs/geometry_gaussians.py)
+        classes, sep, spread = (dcfg.get(k, GAUSSIAN_DEFAULTS[k]) for k in ("classes", "separation", "spread"))
+        if not is_int(classes) or classes < 2:
+            raise ConfigError(f"config.data.classes={classes!r} must be an integer >= 2")
+        if not isinstance(sep, (int, float)) or not math.isfinite(sep) or sep <= 0:
+            raise ConfigError(f"config.data.separation={sep!r} must be a finite number > 0")
+        if not isinstance(spread, (int, float)) or not math.isfinite(spread) or spread < 1:
+            raise ConfigError(f"config.data.spread={spread!r} must be a finite number >= 1 "
+                              f"(largest over smallest covariance eigenvalue)")
 
 
 def resolve_dir(dcfg) -> Path | None:
@@ -211,15 +251,17 @@ def resolve_dir(dcfg) -> Path | None:
 
 
 def preprocess(ds: Dataset, how: str, scale: float = 255.0) -> Dataset:
-    """raw: as stored (0..255 pixels); unit: divide by `scale`; standardize: (x - mean) / std of train."""
+    """raw: as stored (0..255 pixels); unit: divide by `scale`; standardize: (x - mean) / std of train.
+    A known truth is mapped along, so it always describes the arrays the network sees."""
     if how == "raw":
         return ds
     if how == "unit":
-        f = lambda x: x / np.float32(scale)
+        shift, div = 0.0, float(scale)
     else:   # standardize (check_config admits no other value)
-        mean, std = ds.x_train.mean(), ds.x_train.std()
-        f = lambda x: (x - mean) / std
-    return dataclasses.replace(ds, x_train=f(ds.x_train).astype(np.float32), x_test=f(ds.x_test).astype(np.float32))
+        shift, div = float(ds.x_train.mean()), float(ds.x_train.std())
+    f = lambda x: ((x - np.float32(shift)) / np.float32(div)).astype(np.float32)
+    truth = affine_truth(ds.truth, shift, div) if ds.truth is not None else None
+    return dataclasses.replace(ds, x_train=f(ds.x_train), x_test=f(ds.x_test), truth=truth)
 
 
 def array_digest(ds: Dataset) -> str:
@@ -235,7 +277,8 @@ def load(dcfg) -> Dataset:
     check_config(dcfg)
     n_train, n_test = dcfg.n_train, dcfg.n_test
     if dcfg.name == "gaussians":
-        ds = gaussians(n_train or 2000, n_test or 1000, dim=dcfg.dim, seed=dcfg.seed)
+        ds = gaussians(n_train or 2000, n_test or 1000, dim=dcfg.dim, seed=dcfg.seed,
+                       **{k: dcfg.get(k, v) for k, v in GAUSSIAN_DEFAULTS.items()})
         scale = float(np.abs(ds.x_train).max())
     else:
         folder = resolve_dir(dcfg)

@@ -76,3 +76,22 @@ def test_analyze_refuses_a_folder_another_process_writes(analyzed, capsys):
         assert analyze.main([str(analyzed), "--force"]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: {analyzed} is in use by train.py (a test) (pid ") and err.count("\n") == 1
+
+
+def test_analyze_scores_the_known_answers_of_a_gaussian_run(analyzed):
+    # the smoke run trains on Gaussians, so its folder records a truth: geometry, prototypes and outliers follow
+    s = folder.load_stats(folder.variant_dir(analyzed, "Abs2-Neg"))
+    assert {"geometry", "geometry_untrained", "input_prototypes", "ood", "known_answers_s"} <= set(s)
+    assert len(s["geometry"]["per_seed"]["alignment"]) == 2 and "prototype_error" in s["geometry"]["summary"]
+    assert set(s["ood"]["sets"]) == {"uniform", "gaussian"}          # no Fashion-MNIST for Gaussian data
+    p = folder.load_prototypes(folder.variant_dir(analyzed, "Abs2-Neg"))
+    assert p["x"].shape == p["nearest"].shape == (2, 10, 16)
+    ds = folder.load_data(folder.variant_dir(analyzed, "Abs2-Neg"))
+    near = np.asarray(s["input_prototypes"]["nearest_train_index"])
+    np.testing.assert_array_equal(p["nearest"], ds.x_train[near])
+    # the analytic network of the recorded truth, scored by the same code, is perfect (float32 bounds in
+    # tests/test_geometry.py; here only the exact facts: every unit through its own class mean, prototypes own)
+    ref = folder.load_reference(analyzed)
+    a = ref["analytic"]["summary"]
+    assert a["pass_fraction"]["mean"] == 1 and a["prototype_own_class"]["mean"] == 1
+    assert ref["dim"] == 16 and ref["classes"] == 10 and 0 < ref["chance_alignment"]["mean"] < 1

@@ -152,3 +152,66 @@ def test_an_unreadable_data_file_or_folder_is_permission_denied_not_corrupt(tmp_
     text = str(e.value)
     assert text.startswith(f"{folder / target if target != 'mnist' else folder}: permission denied; give this user "
                            f"read access") and "corrupt" not in text and "download" not in text
+
+
+def test_gaussian_truth_whitens_its_own_samples():
+    # z = L^(-1/2) V^T (x - mu) must be N(0, I) for every class if the recorded truth generated the samples.
+    n, dim, classes = 30000, 5, 3
+    ds = data.gaussians(n, 30, dim=dim, classes=classes, seed=7, separation=2.0, spread=50.0)
+    t = ds.truth
+    for c in range(classes):
+        v, lam = t["eigenvectors"][c], t["eigenvalues"][c]
+        np.testing.assert_allclose(v.T @ v, np.eye(dim), atol=1e-12)                   # a rotation
+        np.testing.assert_allclose(t["covariances"][c] @ v, v * lam, atol=1e-12)        # its eigenpairs
+        z = (ds.x_train[ds.y_train == c] - t["means"][c]) @ v / np.sqrt(lam)
+        m = len(z)
+        # each mean coordinate ~ N(0, 1/m): 5 std bounds all 5 coordinates with probability > 1 - 3e-6
+        np.testing.assert_allclose(z.mean(0), 0, atol=5 / np.sqrt(m))
+        # sample covariance entries have std <= sqrt(2/m) (diagonal) and sqrt(1/m) (off-diagonal); 6 std
+        np.testing.assert_allclose(np.cov(z.T), np.eye(dim), atol=6 * np.sqrt(2 / m))
+    assert t["eigenvalues"][0, 0] / t["eigenvalues"][0, -1] == pytest.approx(50.0)   # the chosen spread
+    assert np.all(np.diff(t["eigenvalues"], axis=1) < 0)                               # descending
+
+
+def test_gaussian_rotations_differ_per_class_and_seed():
+    a, b = data.gaussians(20, 10, dim=4, classes=2, seed=0), data.gaussians(20, 10, dim=4, classes=2, seed=1)
+    va, vb = a.truth["eigenvectors"], b.truth["eigenvectors"]
+    # two independent random rotations agree to 1e-6 with probability zero
+    assert np.abs(va[0] - va[1]).max() > 1e-6 and np.abs(va[0] - vb[0]).max() > 1e-6
+
+
+def test_gaussians_in_784_dims_stay_small():
+    # The old generator built a per-sample (N, D, D) factor: 10,000 x 784 x 784 float64 = 49 GB. One factor per
+    # class needs the samples (10,000 x 784 float32, 31 MB; float64 draws of one class, 6 MB) and three
+    # (10, 784, 784) float64 tables (factors, covariances, eigenvectors: 49 MB each), about 0.2 GB in all.
+    import tracemalloc
+
+    tracemalloc.start()
+    ds = data.gaussians(10000, 100, dim=784, classes=10, seed=0)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert ds.x_train.shape == (10000, 784) and ds.truth["covariances"].shape == (10, 784, 784)
+    assert peak < 0.5 * 2 ** 30   # 2.5x the arrays it must hold; 100x below the per-sample tensor
+
+
+def _whitened(ds, c):
+    """Class c's training samples whitened by the dataset's own truth: N(0, I) when the truth describes them."""
+    t = ds.truth
+    return (ds.x_train[ds.y_train == c] - t["means"][c]) @ t["eigenvectors"][c] / np.sqrt(t["eigenvalues"][c])
+
+
+@pytest.mark.parametrize("how", ["unit", "standardize"])
+def test_preprocess_maps_the_truth_with_the_data(how):
+    pre = data.load(_dcfg(n_train=4000, dim=3, preprocess=how))
+    assert np.abs(pre.x_train).max() < 10   # really rescaled (raw coordinates reach ~10 at separation 3)
+    for c in range(10):
+        z = _whitened(pre, c)
+        # 400 samples per class: each whitened mean coordinate ~ N(0, 1/400); 5 std; variances within 6 std
+        np.testing.assert_allclose(z.mean(0), 0, atol=5 / np.sqrt(len(z)))
+        np.testing.assert_allclose(z.var(0), 1, atol=6 * np.sqrt(2 / len(z)))
+
+
+def test_generator_fields_reach_the_generator():
+    ds = data.load(_dcfg(classes=4, separation=0.5, spread=4.0))
+    assert ds.classes == 4 and ds.info["spread"] == 4.0 and ds.info["separation"] == 0.5
+    assert ds.truth["eigenvalues"][0, 0] / ds.truth["eigenvalues"][0, -1] == pytest.approx(4.0)

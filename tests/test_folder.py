@@ -160,3 +160,21 @@ def test_load_data_refuses_data_other_than_the_run_trained_on(smoke_cfg, tmp_pat
     assert str(e.value) == (f"{vdir} was trained on other data: train-images-idx3-ubyte.gz in {src.resolve()} has "
                             f"SHA-256 {new[:16]}... but the run trained on {old[:16]}...; put the original data back "
                             f"(or point data.dir / ${data.ENV_DIR} at it)")
+
+
+def test_a_gaussian_run_records_the_truth_it_was_generated_from(smoke_run):
+    vdir = folder.variant_dir(smoke_run, "Abs2-Neg")
+    truth = folder.load_truth(vdir)
+    cfg = folder.read_config(vdir)["config"]["data"]
+    again = data.gaussians(cfg["n_train"], cfg["n_test"], dim=cfg["dim"], seed=cfg["seed"]).truth   # raw: no mapping
+    assert cfg["preprocess"] == "raw" and set(truth) == {"means", "covariances", "eigenvectors", "eigenvalues"}
+    for k in truth:
+        np.testing.assert_array_equal(truth[k], again[k])
+
+
+def test_a_folder_without_truth_or_prototypes_reads_none(tmp_path):
+    assert folder.load_truth(tmp_path) is None and folder.load_prototypes(tmp_path) is None
+    assert folder.load_reference(tmp_path) is None
+    folder.write_truth(tmp_path, {"means": np.eye(2)})
+    folder.write_truth(tmp_path, {"means": np.zeros(2)})            # once: the first record stays
+    np.testing.assert_array_equal(folder.load_truth(tmp_path)["means"], np.eye(2))

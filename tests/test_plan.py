@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 
 from distnet import config, data
+from distnet.nn import models
 from distnet.run import plan, study
 
-from helpers import load_config, raw_pixels
+from helpers import ROOT, load_config, raw_pixels
 
 
 @pytest.mark.parametrize("field, value, says", [
@@ -58,3 +59,21 @@ def test_plan_derives_chunks_checkpoints_and_recorded_epochs(smoke_cfg):
     p = plan.make(smoke_cfg, _dataset(raw_pixels(8, 4)), backend="cpu")
     assert p.chunk == 10
     np.testing.assert_array_equal(p.recorded_epochs(20), [12, 14, 16, 18, 20])
+
+
+def test_study_config_builds_every_problem_with_its_truth():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("geometry_gaussians", ROOT / "configs" / "geometry_gaussians.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    for dim in mod.DIMS:
+        cfg = mod.get_config(str(dim))
+        names = plan.validate(cfg)
+        assert set(models.MAIN + models.OFFSETL2) <= set(names)
+        ds = data.load(cfg.data)
+        assert ds.dim == dim and ds.classes == cfg.data.classes and ds.truth["means"].shape == (ds.classes, dim)
+    bad = mod.get_config("2")
+    bad.data.spread = 0.5
+    with pytest.raises(config.ConfigError, match="config.data.spread=0.5 must be a finite number >= 1"):
+        plan.validate(bad)

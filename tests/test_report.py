@@ -83,8 +83,13 @@ def test_report_writes_tables_json_latex_and_figures(analyzed, tmp_path):
     assert "\\begin{tabular}" in (tmp_path / "report" / "report.tex").read_text()
     for f in rep["figures"]:
         assert (tmp_path / "report" / f).read_bytes()[:4] == b"\x89PNG"
-    assert {"learning_curves.png", "dead_units.png", "perturbation.png", "noise.png"} <= \
-        {p.name for p in (tmp_path / "report" / "figures").iterdir()}
+    figures = {p.name for p in (tmp_path / "report" / "figures").iterdir()}
+    assert {"learning_curves.png", "dead_units.png", "perturbation.png", "noise.png", "ood_auroc.png"} <= figures
+    assert "prototypes.png" not in figures   # Gaussians: no image grid
+    geo = md[md.index("## Geometry against the known truth"):md.index("## Input-space prototypes")]
+    rows = [line.split(" | ")[0] for line in geo.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert rows == ["| analytic (Mahalanobis, from the truth)", "| ReLU", "| Abs2-Neg", "| untrained (ReLU, epoch 0)"]
+    assert "## Outliers: AUROC" in md and "| Abs2-Neg | distance |" in md
 
 
 def test_report_merges_folders_and_names_a_variant_seen_twice_by_its_folder(analyzed, tmp_path):

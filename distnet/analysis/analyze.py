@@ -6,7 +6,10 @@ Holds the folder's lock while it runs (a folder train.py is writing is refused) 
 DIR/<variant>/stats.json atomically (read it with `distnet.run.folder.load_stats`): the summary statistics training
 records (unit activity, output-geometry shares; recomputed here from the same checkpoint) and the rest: class
 distributions along first-layer units, histogram data, prototypes and centres, perturbation probes and
-input-noise robustness. Variants whose stats.json records their latest checkpoint's step are skipped unless
+input-noise robustness; then the known-answer analyses: input-space prototypes (and DIR/<variant>/prototypes.npz),
+outlier AUROC against noise images (and Fashion-MNIST's test images for MNIST-trained variants) and, where the
+folder records a truth (synthetic Gaussians), the geometry of the trained and the untrained (epoch-0) networks
+against it, with the analytic Mahalanobis network's in DIR/geometry_reference.json. Variants whose stats.json records their latest checkpoint's step are skipped unless
 --force; diverged variants (NaN parameters) are always skipped.
 """
 from __future__ import annotations
@@ -22,7 +25,7 @@ import jax
 import numpy as np
 
 from distnet import data
-from distnet.analysis import probes, stats
+from distnet.analysis import geometry, ood, probes, prototypes, stats
 from distnet.run import files, folder
 
 
@@ -50,18 +53,69 @@ def distance_statistics(model, params_S, ds, activity, geometry, log=print) -> d
                                   "input_std": scale}})
 
 
-def analyze_variant(vdir, ds, log=print, step: int | None = None) -> dict:
+def known_answers(vdir, model, params_S, ds, outliers: dict, truth: dict | None, log=print) -> dict:
+    """Input-space prototypes (arrays to vdir/prototypes.npz), outlier AUROC against each set in `outliers`
+    and, given the data's truth, the geometry of the trained and the untrained (epoch-0) networks; JSON-ready,
+    with the seconds each part took."""
+    seconds = {}
+    t0 = time.perf_counter()
+    log("  input-space prototypes (train box)")
+    protos = prototypes.find(model, params_S, ds.x_train)
+    summ = prototypes.prototype_summary(model, params_S, ds, protos)
+    near = np.asarray(summ["nearest_train_index"])
+    folder.write_prototypes(vdir, protos["x"], ds.x_train[near])
+    seconds["prototypes"] = time.perf_counter() - t0
+    out = {"input_prototypes": summ}
+    t0 = time.perf_counter()
+    log(f"  outlier scores ({', '.join(outliers)} against the test split)")
+    out["ood"] = ood.ood_summary(model, params_S, ds.x_test, outliers)
+    seconds["ood"] = time.perf_counter() - t0
+    if truth is not None:
+        t0 = time.perf_counter()
+        log("  geometry against the recorded truth (trained and epoch-0 networks)")
+        # chance alignment depends on the truth and the width only: geometry_reference.json holds it once
+        out["geometry"] = geometry.geometry_summary(model, params_S, truth, ds, protos, chance=False)
+        params_0 = folder.load_params(vdir, folder.checkpoint_steps(vdir)[0])
+        out["geometry_untrained"] = geometry.geometry_summary(
+            model, params_0, truth, ds, prototypes.find(model, params_0, ds.x_train), chance=False)
+        seconds["geometry"] = time.perf_counter() - t0
+    out["known_answers_s"] = seconds
+    return out
+
+
+def reference(workdir, vdir, ds, truth, log=print) -> dict:
+    """DIR/geometry_reference.json: the analytic Mahalanobis network of the truth, scored by the same code as the
+    variants (with its own input-space prototypes), chance alignment and how far the data mean sits from the
+    class means; written and returned."""
+    t0 = time.perf_counter()
+    log("analytic Mahalanobis network of the recorded truth")
+    model, params = geometry.analytic_network(truth)
+    protos = prototypes.find(model, params, ds.x_train)
+    hidden = folder.read_config(vdir)["config"]["hidden"]
+    xbar = np.broadcast_to(ds.x_train.mean(0), (1, ds.classes, ds.dim))
+    out = {"analytic": {**geometry.geometry_summary(model, params, truth, ds, protos, chance=False),
+                        "definition": protos["definition"]},
+           "chance_alignment": geometry.chance_alignment(hidden, truth), "hidden": hidden,
+           "data_mean_error": float(geometry.mahalanobis(xbar, truth).mean()), "dim": ds.dim, "classes": ds.classes}
+    out["wall_time_s"] = time.perf_counter() - t0
+    folder.write_reference(workdir, out)
+    return out
+
+
+def analyze_variant(vdir, ds, log=print, step: int | None = None, outliers: dict | None = None) -> dict:
     """All statistics of one variant's checkpoint at `step` (the latest when None); written to vdir/stats.json
-    and returned."""
+    and returned. `outliers` ({name: inputs}) defaults to noise images of the training data's range."""
     t0 = time.perf_counter()
     model = folder.load_model(vdir)
     step = folder.checkpoint_steps(vdir)[-1] if step is None else step
     params_S = folder.load_params(vdir, step)
+    outliers = ood.noise_images(ds.x_train, len(ds.x_test)) if outliers is None else outliers
     with jax.default_matmul_precision(folder.read_config(vdir)["config"]["matmul_precision"]):
         log("  unit activity and output geometry (train and test)")
         summary, activity, geometry = stats.activity_and_geometry(model, params_S, ds)
         out = {"variant": Path(vdir).name, "step": step, "summary": summary,
                **distance_statistics(model, params_S, ds, activity, geometry, log)}
+        out.update(known_answers(vdir, model, params_S, ds, outliers, folder.load_truth(vdir), log))
     out["wall_time_s"] = time.perf_counter() - t0
     folder.write_stats(vdir, out)
     return out
@@ -103,12 +157,18 @@ def _analyze(workdir, variants, force, log) -> list[str]:
         if not force and is_fresh(vdir, step, log):
             log(f"{v}: stats.json is up to date, skipping (--force recomputes)")
             continue
-        key = json.dumps(folder.read_config(vdir)["config"]["data"], sort_keys=True)
+        dcfg = folder.read_config(vdir)["config"]["data"]
+        key = json.dumps(dcfg, sort_keys=True)
         if key not in cache:
             log(f"loading data for {v}")
-            cache[key] = folder.load_data(vdir)
+            ds = folder.load_data(vdir)
+            cache[key] = (ds, ood.outlier_sets(dcfg, ds))
+        ds, outliers = cache[key]
+        truth = folder.load_truth(vdir)
+        if truth is not None and (force or folder.load_reference(workdir) is None):
+            reference(workdir, vdir, ds, truth, log)
         log(f"{v}: analyzing checkpoint {step}")
-        out = analyze_variant(vdir, cache[key], log, step)
+        out = analyze_variant(vdir, ds, log, step, outliers)
         log(f"{v}: done in {out['wall_time_s']:.1f}s -> {vdir / folder.STATS_FILE}")
         done.append(v)
     return done

@@ -31,7 +31,7 @@ def gather(dirs) -> list[dict]:
                                      "data": c["data"]["name"], "preprocess": c["data"]["preprocess"],
                                      "n_train": info["n_train"], "n_test": info["n_test"],
                                      "lr": c["lr"], "hidden": c["hidden"]},
-                        "metrics": rec["metrics"], "stats": folder.load_stats(rec["dir"])})
+                        "metrics": rec["metrics"], "stats": folder.load_stats(rec["dir"]), "dir": str(rec["dir"])})
     return out
 
 
@@ -84,6 +84,19 @@ def variant_row(r) -> dict:
     if "perturbation" in s:
         row["half_point"] = {layer: {w: half_summary(p[f"half_{w}"]) for w in ("below", "above")}
                              for layer, p in s["perturbation"].items()}
+    for key in ("geometry", "geometry_untrained"):
+        if key in s:
+            row[key] = s[key]["summary"]
+    if "input_prototypes" in s:
+        ip = s["input_prototypes"]
+        row["input_prototypes"] = {"definition": ip["definition"], "own_class_rate": ip["own_class_rate"],
+                                   "own_class": summary.describe(ip["own_class_rate"], (0.0, 1.0)),
+                                   "own_class_by_class": np.mean(ip["own_class"], axis=0).tolist()}
+    if "ood" in s:
+        row["ood"] = {"reading_kind": s["ood"]["reading_kind"],
+                      "sets": {name: {k: v["summary"] for k, v in per.items()} for name, per in s["ood"]["sets"].items()}}
+    if "known_answers_s" in s:
+        row["known_answers_s"] = s["known_answers_s"]
     return row
 
 
@@ -130,6 +143,8 @@ def build(dirs) -> tuple[dict, list[dict]]:
     if not records:
         raise ValueError(f"no finished variant in {', '.join(map(str, dirs))}; train one with train.py first")
     good = finished(records)
+    refs = [r for r in (folder.load_reference(d) for d in dirs) if r is not None]
     return {"dirs": [str(d) for d in dirs], "variants": [variant_row(r) for r in records],
+            "geometry_reference": refs[0] if refs else None,
             "diverged": [r["name"] for r in records if r["status"] == "diverged"],
             "pairs": pair_rows(good), "published": published_rows(good)}, records

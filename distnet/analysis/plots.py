@@ -169,6 +169,65 @@ def noise(records):
     return fig
 
 
+IMAGE_DATA = ("mnist", "fashion_mnist")   # data whose inputs are square images (prototype grids)
+
+
+def image_side(dim: int) -> int | None:
+    """The side of a square image of `dim` pixels (28 for MNIST), or None when the inputs are not images."""
+    side = int(round(dim ** 0.5))
+    return side if side * side == dim and side >= 8 else None
+
+
+def prototype_grid(records, seed=0):
+    """Rows: each variant's input-space prototypes of seed `seed` (classes across; title: class -> predicted,
+    red when not its class), each over the nearest training image; greys on the training data's range."""
+    rows = [(r, folder.load_prototypes(r["dir"])) for r in records]
+    rows = [(r, p) for r, p in rows if p is not None and r["stats"] and "input_prototypes" in r["stats"]]
+    classes, dim = rows[0][1]["x"].shape[1:]
+    side = image_side(dim)
+    lo = min(float(p["nearest"].min()) for _, p in rows)
+    hi = max(float(p["nearest"].max()) for _, p in rows)
+    fig, axes = plt.subplots(2 * len(rows), classes, figsize=(0.9 * classes + 1.6, 1.9 * len(rows)), squeeze=False)
+    for i, (r, p) in enumerate(rows):
+        predicted = np.asarray(r["stats"]["input_prototypes"]["predicted"])
+        for c in range(classes):
+            for j, img in enumerate((p["x"][seed, c], p["nearest"][seed, c])):
+                ax = axes[2 * i + j, c]
+                ax.imshow(img.reshape(side, side), cmap="gray", vmin=lo, vmax=hi)
+                ax.set_xticks([]), ax.set_yticks([])
+                if j == 0:
+                    pred = predicted[seed, c]
+                    ax.set_title(f"{c}->{pred}", fontsize=7, color="k" if pred == c else "r")
+        axes[2 * i, 0].set_ylabel(r["name"], fontsize=7, rotation=0, ha="right")
+        axes[2 * i + 1, 0].set_ylabel("nearest", fontsize=6, rotation=0, ha="right")
+    fig.suptitle(f"Input-space prototypes (seed {seed}; title: class -> predicted, red = not its class) "
+                 f"over the nearest training image", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def ood_auroc(records):
+    """AUROC of test inputs against each outlier set, per variant and score, mean with its 95% interval."""
+    rows = [r for r in records if r["stats"] and "ood" in r["stats"]]
+    sets = list(rows[0]["stats"]["ood"]["sets"])
+    scores = list(rows[0]["stats"]["ood"]["sets"][sets[0]])
+    fig, axes = plt.subplots(1, len(scores), figsize=(6 * len(scores), 4), sharey=True, squeeze=False)
+    for ax, score in zip(axes[0], scores):
+        for k, st in enumerate(sets):
+            s = [r["stats"]["ood"]["sets"][st][score]["summary"] for r in rows]
+            m = np.array([x["mean"] for x in s])
+            lo = np.array([x["ci95"][0] if x["ci95"][0] is not None else x["mean"] for x in s])
+            hi = np.array([x["ci95"][1] if x["ci95"][1] is not None else x["mean"] for x in s])
+            xs = np.arange(len(rows)) + (k - (len(sets) - 1) / 2) * 0.2
+            ax.errorbar(xs, m, yerr=[m - lo, hi - m], fmt="o", ms=4, capsize=2, label=st)
+        ax.axhline(0.5, color="gray", lw=0.8, ls=":")
+        ax.set_xticks(range(len(rows)), [r["name"] for r in rows], rotation=35, ha="right", fontsize=8)
+        ax.set(title=f"score: {score}", ylabel="AUROC, test inputs vs outliers (95% CI over seeds)", ylim=(0, 1.02))
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 def all_figures(records, into, log=print) -> list[Path]:
     """Draw every figure the records allow into `into`/figures (a folder from folder.new_report, through the
     run folder's atomic writer); returns the PNG paths."""
@@ -181,6 +240,12 @@ def all_figures(records, into, log=print) -> list[Path]:
     if full:
         todo += [("perturbation", perturbation, records), ("noise", noise, records)]
         todo += [(f"class_distributions_{r['name'].replace(' ', '_')}", class_distributions, r) for r in full]
+    if any("ood" in r["stats"] for r in with_stats):
+        todo.append(("ood_auroc", ood_auroc, records))
+    with_protos = [r for r in with_stats if "input_prototypes" in r["stats"]]
+    images = [r for r in with_protos if r["protocol"]["data"] in IMAGE_DATA and folder.load_prototypes(r["dir"])]
+    if images:
+        todo.append(("prototypes", prototype_grid, images))
     paths = []
     for name, fn, arg in todo:
         fig = fn(arg)

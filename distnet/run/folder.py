@@ -5,6 +5,7 @@
     DIR/summary.json, summary.md          one row per finished variant (train.py prints the table at the end)
     DIR/<variant>/config.json             the config as resolved, its protocol fields, the first layer that ran,
                                           the data's provenance (source, files, SHA-256s) and library versions
+    DIR/<variant>/truth.npz               the data's known generating parameters (synthetic Gaussians only)
     DIR/<variant>/metrics.npz             epoch (E,), train_loss / train_acc / test_acc (seeds, E)
     DIR/<variant>/metrics.csv             the same as a tidy table (variant, seed, epoch, metrics), written
                                           with summary.json when the variant ends
@@ -16,6 +17,9 @@
     DIR/<variant>/summary.json            final accuracies and their statistics, where the wall time went, the
                                           summary statistics; written last, so it marks a finished variant
     DIR/<variant>/stats.json              every distance statistic (python -m distnet.analysis.analyze DIR)
+    DIR/<variant>/prototypes.npz          input-space prototypes x (seeds, classes, D) and the nearest training
+                                          input to each, nearest (seeds, classes, D) (analyze)
+    DIR/geometry_reference.json           the analytic network scored against the truth (analyze; Gaussians only)
     OUT/report -> OUT/.report-<time>-<pid>/   report.md, report.json, report.tex, figures/*.png (python -m
                                           distnet.analysis.report DIR; OUT = DIR unless --out says otherwise)
 
@@ -45,6 +49,9 @@ STATS_FILE = "stats.json"
 LOCK_FILE = ".distnet-lock"
 REPORT = "report"
 RunFileError = files.RunFileError
+TRUTH_FILE = "truth.npz"
+PROTOTYPES_FILE = "prototypes.npz"
+REFERENCE_FILE = "geometry_reference.json"
 read_json = files.read_json
 
 
@@ -76,6 +83,23 @@ def write_config(vdir, record: dict) -> None:
 def read_config(vdir) -> dict:
     return read_json(Path(vdir) / "config.json", keys=("variant", "protocol", "config", "first_layer", "data"),
                      fix="restore it from a copy, or rerun train.py with --overwrite to start this variant over")
+
+
+def write_truth(vdir, truth: dict) -> None:
+    """Record a dataset's known truth (data.Dataset.truth: name -> array) beside config.json, once."""
+    if not (Path(vdir) / TRUTH_FILE).exists():
+        arrays = {k: np.asarray(v) for k, v in truth.items()}
+        files.atomic_write(Path(vdir) / TRUTH_FILE, lambda f: np.savez(f, **arrays))
+
+
+def load_truth(vdir) -> dict | None:
+    """The truth a variant folder's data was generated from (means, covariances, eigenvectors, eigenvalues, as
+    the network saw the data: after preprocessing), or None when the data has none (MNIST)."""
+    f = Path(vdir) / TRUTH_FILE
+    if not f.exists():
+        return None
+    with np.load(f) as z:
+        return {k: z[k] for k in z.files}
 
 
 def save_metrics(vdir, epoch_E: np.ndarray, metrics: dict) -> None:
@@ -180,6 +204,30 @@ def load_stats(vdir) -> dict | None:
         return read_json(vdir / STATS_FILE, fix=f"rerun python -m distnet.analysis.analyze {vdir.parent} --force")
     s = read_summary(vdir)
     return {"summary": s["stats"]} if s and "stats" in s else None
+
+
+def write_prototypes(vdir, x_SxCxD, nearest_SxCxD) -> None:
+    arrays = {"x": np.asarray(x_SxCxD, np.float32), "nearest": np.asarray(nearest_SxCxD, np.float32)}
+    files.atomic_write(Path(vdir) / PROTOTYPES_FILE, lambda f: np.savez(f, **arrays))
+
+
+def load_prototypes(vdir) -> dict | None:
+    """{"x", "nearest"}: (seeds, classes, D) input-space prototypes and their nearest training inputs, or None."""
+    f = Path(vdir) / PROTOTYPES_FILE
+    if not f.exists():
+        return None
+    with np.load(f) as z:
+        return {k: z[k] for k in z.files}
+
+
+def write_reference(workdir, reference: dict) -> None:
+    files.write_json(Path(workdir) / REFERENCE_FILE, reference)
+
+
+def load_reference(workdir) -> dict | None:
+    """The analytic network's geometry against the folder's truth (analyze writes it), or None."""
+    p = Path(workdir) / REFERENCE_FILE
+    return read_json(p) if p.exists() else None
 
 
 def load_model(vdir):

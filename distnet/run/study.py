@@ -104,6 +104,8 @@ def run_variant(cfg, plan: plans.Plan, variant: str, dataset: data.Dataset, devi
     later_epochs: epochs the variants after this one still train (for the whole run's time left)."""
     vdir = folder.variant_dir(workdir, variant)
     folder.write_config(vdir, config_record(cfg, variant, dataset, device_data))
+    if dataset.truth is not None:
+        folder.write_truth(vdir, dataset.truth)   # analysis reads the truth, never regenerates it
     folder.tidy(vdir)
     if folder.is_complete(vdir):
         resume.require_digests(vdir)            # a folder an older distnet finished is refused as it is
