@@ -162,6 +162,52 @@ def test_load_data_refuses_data_other_than_the_run_trained_on(smoke_cfg, tmp_pat
                             f"(or point data.dir / ${data.ENV_DIR} at it)")
 
 
+def _trained_through_env(smoke_cfg, tmp_path, monkeypatch):
+    """A variant folder whose run read MNIST-format files through $DISTNET_DATA_DIR (data.dir empty)."""
+    src = make_idx_folder(tmp_path / "data" / "mnist")
+    monkeypatch.setenv(data.ENV_DIR, str(tmp_path / "data"))
+    cfg = idx_cfg(smoke_cfg, src)
+    cfg.data.dir, cfg.data.source = "", "auto"
+    ds = data.load(cfg.data)
+    vdir = folder.variant_dir(tmp_path / "run", "ReLU")
+    files.write_json(vdir / "config.json", {"variant": "ReLU", "protocol": {}, "config": cfg.to_dict(),
+                                            "first_layer": {}, "data": ds.info})
+    monkeypatch.delenv(data.ENV_DIR)
+    return src, vdir, ds
+
+
+def _no_download(monkeypatch):
+    import sys
+    import types
+
+    def load(*a, **k):
+        raise AssertionError("load_data must not fall back to tensorflow-datasets for a run that read local files")
+    monkeypatch.setitem(sys.modules, "tensorflow_datasets", types.SimpleNamespace(load=load, as_numpy=None))
+
+
+def test_load_data_reads_the_recorded_folder_without_the_environment_variable(smoke_cfg, tmp_path, monkeypatch):
+    src, vdir, ds = _trained_through_env(smoke_cfg, tmp_path, monkeypatch)
+    _no_download(monkeypatch)
+    back = folder.load_data(vdir)
+    assert back.info["dir"] == str(src.resolve()) and back.info["array_sha256"] == ds.info["array_sha256"]
+
+
+def test_load_data_asks_for_the_data_only_when_its_folder_is_gone(smoke_cfg, tmp_path, monkeypatch):
+    src, vdir, ds = _trained_through_env(smoke_cfg, tmp_path, monkeypatch)
+    _no_download(monkeypatch)
+    moved = tmp_path / "elsewhere"
+    src.parent.rename(moved)
+    with pytest.raises(data.DataError) as e:
+        folder.load_data(vdir)
+    assert str(e.value).startswith(f"{vdir} was trained on the files in {src.resolve()}, which are gone, and none "
+                                   f"were found instead (")
+    assert str(e.value).endswith(f"point ${data.ENV_DIR} (or data.dir) at a folder holding them")
+    monkeypatch.setenv(data.ENV_DIR, str(moved))              # the same files, found where the user points
+    back = folder.load_data(vdir)
+    assert back.info["dir"] == str((moved / "mnist").resolve())
+    assert back.info["array_sha256"] == ds.info["array_sha256"]
+
+
 def test_a_gaussian_run_records_the_truth_it_was_generated_from(smoke_run):
     vdir = folder.variant_dir(smoke_run, "Abs2-Neg")
     truth = folder.load_truth(vdir)

@@ -279,11 +279,25 @@ def data_difference(trained: dict, now: dict) -> str | None:
 
 
 def load_data(vdir) -> data.Dataset:
-    """The dataset a variant folder was trained on, through distnet.data.load (honours $DISTNET_DATA_DIR); a
-    DataError when the data found there is not what it trained on."""
+    """The dataset a variant folder was trained on, from where it was read then (config.json records the folder
+    and the SHA-256 of every array), so analysis needs no $DISTNET_DATA_DIR; only when that folder is gone does it
+    go through distnet.data.load as the config says (data.dir, $DISTNET_DATA_DIR, tfds). A DataError when the data
+    found is not what the run trained on, or when nothing is found (naming where it was)."""
     import ml_collections
     record = read_config(vdir)
-    ds = data.load(ml_collections.ConfigDict(record["config"]["data"]))
+    dcfg = ml_collections.ConfigDict(record["config"]["data"])
+    was = record["data"].get("dir") if record["data"].get("source") == "idx" else None
+    if was:    # never fall through to a download: the run read local files
+        dcfg.source = "idx"
+        if Path(was).is_dir():
+            dcfg.dir = was
+    try:
+        ds = data.load(dcfg)
+    except data.DataError as e:
+        if not was:
+            raise
+        raise data.DataError(f"{vdir} was trained on the files in {was}, which are gone, and none were found "
+                             f"instead ({e}); point ${data.ENV_DIR} (or data.dir) at a folder holding them") from None
     differs = data_difference(record["data"], ds.info)
     if differs:
         raise data.DataError(f"{vdir} was trained on other data: {differs}; put the original data back (or point "
