@@ -33,6 +33,7 @@ UNCOMPARED_FIELDS = {
     "chunk_epochs": "leaves every number bit-identical (tests/test_study.py)",
     "split": "compared as it resolves, config.json's first_layer (distnet.run.preflight)",
     "distributed": "says where seeds run; another backend or device count is said aloud (distnet.run.preflight)",
+    "tensorboard": "only adds event files beside the run (tests/test_study.py: numbers unchanged)",
 }
 
 

@@ -41,3 +41,24 @@ def test_any_protocol_difference_is_not_comparable_and_is_named(field, value, sa
     md = render.markdown({"dirs": [], "variants": [], "diverged": [], "pairs": [], "published": [row]}, [])
     assert f"No variant here follows the paper's protocol ({says}), so none is compared" in md
     assert "| ReLU | Table 1 |" not in md                     # one line, not a row per published version
+
+
+def test_variants_of_different_protocols_are_never_tested_against_each_other_silently():
+    short = {**PAPER_PROTOCOL, "epochs": 20}
+    recs = [compare_record(PAPER_PROTOCOL, [0.95, 0.96, 0.97], "ReLU"),
+            compare_record(PAPER_PROTOCOL, [0.90, 0.92, 0.91], "Abs"),
+            compare_record(short, [0.5, 0.6, 0.55], "Abs-L2")]
+    pairs = compare.pair_rows(recs)
+    assert [(p["a"], p["b"]) for p in pairs] == [("ReLU", "Abs")]
+    assert compare.untested_pairs(recs) == [{"a": "ReLU", "b": "Abs-L2", "differs": ["epochs 5000 vs 20"]},
+                                            {"a": "Abs", "b": "Abs-L2", "differs": ["epochs 5000 vs 20"]}]
+    text = "\n".join(render.pairs_section({"pairs": pairs, "untested_pairs": compare.untested_pairs(recs)}))
+    assert ("Not tested against each other, because their runs differ in protocol: ReLU vs Abs-L2 (epochs 5000 vs "
+            "20); Abs vs Abs-L2 (epochs 5000 vs 20).") in text
+
+
+def test_a_different_seed_count_still_gets_welchs_test_but_not_the_paired_one():
+    recs = [compare_record(PAPER_PROTOCOL, [0.95, 0.96, 0.97], "ReLU"),
+            compare_record({**PAPER_PROTOCOL, "seeds": 2}, [0.90, 0.92], "Abs")]
+    (pair,) = compare.pair_rows(recs)
+    assert pair["welch"] is not None and pair["paired"] is None and compare.untested_pairs(recs) == []

@@ -145,3 +145,27 @@ def test_every_config_field_is_compared_on_resume_or_has_a_stated_reason():
     uncompared = set(config.UNCOMPARED_FIELDS) | {f"data.{k}" for k in config.LOCATION_FIELDS}
     assert compared | uncompared == every and not compared & uncompared
     assert {"seed_chunk", "matmul_precision", "offsetl2_form", "data.preprocess"} <= compared
+
+
+def test_a_run_folder_is_one_study_new_variants_with_other_settings_are_refused(smoke_cfg, smoke_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(smoke_run, run)
+    cfg = smoke_cfg.copy_and_resolve_references()
+    cfg.variants, cfg.epochs, cfg.checkpoint_every = "Abs", 10, 10
+    with pytest.raises(config.ConfigError) as e:
+        study.run_all(cfg, run, log=lambda *a: None, overwrite=True)      # --overwrite does not lift it
+    assert str(e.value) == (f"{run} is one study and already holds ReLU, run with other settings (epochs (folder: "
+                            f"20, now: 10)); give these settings their own --workdir, or keep the folder's settings "
+                            f"to add variants to it")
+    assert not (run / "Abs").exists()
+
+
+def test_a_variant_added_with_the_folders_settings_joins_its_summary(smoke_cfg, smoke_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(smoke_run, run)
+    cfg = smoke_cfg.copy_and_resolve_references()
+    cfg.variants = "Abs"
+    table = study.run_all(cfg, run, log=lambda *a: None)
+    rows = folder.read_json(run / "summary.json")["variants"]
+    assert [r["variant"] for r in rows] == ["ReLU", "Abs", "Abs2-Neg"]        # the paper's order, all three kept
+    assert "| ReLU |" in table and "| Abs |" in table and "| Abs2-Neg |" in table

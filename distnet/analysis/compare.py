@@ -100,10 +100,29 @@ def variant_row(r) -> dict:
     return row
 
 
+# protocol fields two variants must share for a test between them to compare like with like (the seed count and
+# the first seed may differ: Welch's test takes any two samples, and the paired test is only run on shared seeds)
+LIKE_FOR_LIKE = ("epochs", "data", "preprocess", "n_train", "n_test", "lr", "hidden")
+
+
+def protocol_mismatch(a: dict, b: dict) -> list[str]:
+    """The protocol fields in which two variants' runs differ, as "epochs 20 vs 200"."""
+    return [f"{k} {a[k]} vs {b[k]}" for k in LIKE_FOR_LIKE if a.get(k) != b.get(k)]
+
+
+def untested_pairs(records) -> list[dict]:
+    """The pairs `pair_rows` leaves out because their protocols differ, with the fields that differ."""
+    return [{"a": a["name"], "b": b["name"], "differs": d} for a, b in itertools.combinations(records, 2)
+            if (d := protocol_mismatch(a["protocol"], b["protocol"]))]
+
+
 def pair_rows(records) -> list[dict]:
-    """Every pair: Welch's t-test, the paired t-test when they share seeds, Cohen's d; Holm within each family."""
+    """Every pair run under the same protocol (see untested_pairs for the others): Welch's t-test, the paired
+    t-test when they share seeds, Cohen's d; Holm within each family."""
     rows = []
     for a, b in itertools.combinations(records, 2):
+        if protocol_mismatch(a["protocol"], b["protocol"]):
+            continue
         x, y = a["metrics"]["test_acc"][:, -1], b["metrics"]["test_acc"][:, -1]
         shared = (a["protocol"]["seed"], len(x)) == (b["protocol"]["seed"], len(y)) and len(x) > 1
         rows.append({"a": a["name"], "b": b["name"], "diff_pct": 100 * float(x.mean() - y.mean()),
@@ -147,4 +166,4 @@ def build(dirs) -> tuple[dict, list[dict]]:
     return {"dirs": [str(d) for d in dirs], "variants": [variant_row(r) for r in records],
             "geometry_reference": refs[0] if refs else None,
             "diverged": [r["name"] for r in records if r["status"] == "diverged"],
-            "pairs": pair_rows(good), "published": published_rows(good)}, records
+            "pairs": pair_rows(good), "untested_pairs": untested_pairs(good), "published": published_rows(good)}, records

@@ -84,6 +84,9 @@ def pairs_section(rep: dict) -> list[str]:
         lines.append(f"| {r['a']} | {r['b']} | {r['diff_pct']:+.2f} | {fmt_num(w['t'])} | {fmt_p(w['p'])} | "
                      f"{fmt_p(w['p_holm'])} | {fmt_num(pr.get('t'))} | {fmt_p(pr.get('p'))} | "
                      f"{fmt_p(pr.get('p_holm'))} | {fmt_num(r['cohens_d'])} |")
+    if rep.get("untested_pairs"):
+        lines += ["", "Not tested against each other, because their runs differ in protocol: " + "; ".join(
+            f"{u['a']} vs {u['b']} ({', '.join(u['differs'])})" for u in rep["untested_pairs"]) + "."]
     return lines
 
 

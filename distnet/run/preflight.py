@@ -78,9 +78,24 @@ def differences(record: dict, cfg, info: dict, first_layer: dict) -> list[str]:
     return out
 
 
+def check_one_study(cfg, workdir, variants) -> None:
+    """A run folder is one study: variants added to it must share the protocol of those already there
+    (config.PROTOCOL_FIELDS), so its summary and report compare like with like. --overwrite does not lift this
+    (it replaces the variants being run, never the others)."""
+    for v in folder.list_variants(workdir):
+        if v in variants:
+            continue
+        changed = config.diff(folder.read_config(folder.variant_dir(workdir, v))["protocol"], config.protocol(cfg))
+        if changed:
+            raise config.ConfigError(
+                f"{workdir} is one study and already holds {v}, run with other settings ({'; '.join(changed)}); "
+                f"give these settings their own --workdir, or keep the folder's settings to add variants to it")
+
+
 def check_folder(cfg, workdir, variants, info: dict, first_layer: dict, overwrite: bool = False, log=print) -> None:
     """Refuse (or, with overwrite, delete) variant folders holding another run (see `differences`), or whose
     config.json is damaged; say so when the folder was started on other devices."""
+    check_one_study(cfg, workdir, variants)
     for v in variants:
         vdir = folder.variant_dir(workdir, v)
         if not (vdir / "config.json").exists():

@@ -222,7 +222,7 @@ def run_all(cfg, workdir, log=print, overwrite: bool = False, summarize=None) ->
                             later_epochs=later)
                 faults.point("variant_done")
         hosts.barrier("summaries")
-        return folder.write_run_summary(workdir, variants)
+        return folder.write_run_summary(workdir, folder.list_variants(workdir))   # every variant of the study
 
 
 @contextlib.contextmanager
