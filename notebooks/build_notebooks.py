@@ -1,7 +1,8 @@
 """Write notebooks/01_results.ipynb and 02_distance_geometry.ipynb (no outputs). Run: python notebooks/build_notebooks.py
 
 The notebooks are generated so that their source stays reviewable here; edit this file, not the .ipynb.
-Each notebook's first cell holds its parameters; tests/integration/test_notebooks.py replaces it to run against a smoke run.
+Each notebook's first code cell holds its parameters, tagged `parameters` (papermill -p RUN_DIR DIR sets them);
+tests/integration/test_notebooks.py replaces it to run against a smoke run. No cell changes the working directory.
 """
 from pathlib import Path
 
@@ -10,30 +11,39 @@ import nbformat
 HERE = Path(__file__).resolve().parent
 
 SETUP = '''%matplotlib inline
-import os, sys
 from pathlib import Path
-ROOT = Path.cwd().parent if Path.cwd().name == "notebooks" else Path.cwd()   # RUN_DIR is relative to the repo root
-sys.path.insert(0, str(ROOT))
-os.chdir(ROOT)
 import numpy as np
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
-from distnet.run import folder'''
+from distnet.run import folder
+
+
+def find_run(run_dir):
+    """RUN_DIR as given (absolute, or relative to where Jupyter started), else relative to the repository root."""
+    p = Path(run_dir).expanduser()
+    if p.is_absolute() or p.exists():
+        return p
+    root = next((d for d in (Path.cwd(), *Path.cwd().parents) if (d / "pyproject.toml").exists()), Path.cwd())
+    return root / p
+
+
+RUN = find_run(RUN_DIR)
+assert folder.is_run_folder(RUN), f"{RUN} is not a run folder: train one with train.py"'''
 
 RESULTS = [
     ("markdown", "# Results of a run folder\nTables and curves of every variant in `RUN_DIR` "
                  "(read through `distnet.run.folder`). Set `RUN_DIR` below; nothing is trained."),
     ("code", 'RUN_DIR = "runs/default"'),
     ("code", SETUP + "\nfrom distnet.analysis import compare, plots, render\nfrom distnet.run import summary"),
-    ("code", 'assert folder.is_run_folder(RUN_DIR), f"{RUN_DIR} is not a run folder: train one with train.py"\n'
-             "run = folder.load(RUN_DIR)\n"
-             "print({v: (r['summary'] or {}).get('status', 'unfinished') for v, r in run.items()})\n"
+    ("code", "run = folder.load(RUN)\n"
+             "display(Markdown('\\n'.join(f\"- **{v}**: {(r['summary'] or {}).get('status', 'unfinished')}\" for v, r in run.items())))\n"
              "display(Markdown(summary.summary_table([r['summary'] for r in run.values() if r['summary']])))"),
     ("markdown", "## The comparison report\nPer-variant statistics, pairwise tests and the paper's numbers "
                  "(`python -m distnet.analysis.report RUN_DIR` writes the same to disk)."),
-    ("code", "rep, records = compare.build([RUN_DIR])\ndisplay(Markdown(render.markdown(rep, [])))"),
+    ("code", "rep, records = compare.build([RUN])\ndisplay(Markdown(render.markdown(rep, [])))"),
     ("markdown", "## Curves"),
-    ("code", "display(plots.learning_curves(records))\ndisplay(plots.final_accuracy(records))\n"
+    ("code", "display(plots.learning_curves(records))\ndisplay(plots.training_curves(records))\n"
+             "display(plots.final_accuracy(records))\n"
              "if any(r['stats'] for r in records):\n    display(plots.dead_units(records))\n"
              "plt.close('all')"),
     ("code", "analyzed = [r for r in records if r['stats'] and 'perturbation' in r['stats']]\n"
@@ -48,10 +58,11 @@ GEOMETRY = [
                  "reading, perturbation and noise curves. Read from the statistics `python -m distnet.analysis.analyze` "
                  "wrote (stats.json); whatever is missing is computed here from the checkpoint (never trained)."),
     ("code", 'RUN_DIR = "runs/default"\nVARIANT = "ReLU"\nSEED = 0'),
-    ("code", SETUP + "\nimport jax\nfrom distnet.analysis import analyze, stats\n"
-             "vdir = folder.variant_dir(RUN_DIR, VARIANT)\nmodel = folder.load_model(vdir)\n"
+    ("code", SETUP + "\nimport jax\nfrom distnet.analysis import analyze, plots, stats\n"
+             "vdir = folder.variant_dir(RUN, VARIANT)\nmodel = folder.load_model(vdir)\n"
              "params = jax.tree_util.tree_map(lambda a: a[SEED:SEED + 1], folder.load_params(vdir))  # seed axis kept\n"
-             "ds = folder.load_data(vdir)\nprint(VARIANT, 'seed', SEED, model.spec, len(ds.x_train), 'train inputs')\n"
+             "ds = folder.load_data(vdir)\nprint(f'{VARIANT}, seed {SEED}: {model.spec.act} first layer, {model.spec.head} output; '\n"
+             "      f'{len(ds.x_train):,} training inputs of {ds.dim} features, {ds.classes} classes')\n"
              "S, K = folder.load_stats(vdir) or {}, SEED   # K: this seed's index in S\n"
              "if 'perturbation' not in S:\n"
              "    print('no stats.json: computing this seed\\'s here (`python -m distnet.analysis.analyze RUN_DIR` stores every seed\\'s)')\n"
@@ -63,10 +74,10 @@ GEOMETRY = [
                  "hyperplane (up to the norm of its weights). Units sorted by how well they separate classes."),
     ("code", "m = seed_of(S['class_distributions'])\n"
              "sep = m['separation']\nbest = np.argsort(np.nan_to_num(sep, nan=-np.inf))[::-1]\n"
-             "print('most separating units:', best[:5], 'scores', np.round(sep[best[:5]], 2))\n"
-             "u = int(best[0])\nprint('class means along unit', u, np.round(m['mean'][:, u], 2))\n"
-             "print('class stds', np.round(m['std'][:, u], 2))\n"
-             "print('class skews', np.round(m['skew'][:, u], 2))"),
+             "print('most separating units: ' + ', '.join(f'{i} (score {sep[i]:.2f})' for i in best[:5]))\n"
+             "u = int(best[0])\n"
+             "rows = [f'| {c} | {m[\"mean\"][c, u]:.2f} | {m[\"std\"][c, u]:.2f} | {m[\"skew\"][c, u]:.2f} |' for c in range(ds.classes)]\n"
+             "display(Markdown(f'Classes along unit {u} (pre-activation):\\n\\n| class | mean | std | skew |\\n|---|---|---|---|\\n' + '\\n'.join(rows)))"),
     ("code", "h = stats.unit_histogram(model, params, ds.x_train, ds.y_train, np.array([u]), ds.classes)\n"
              "edges = np.asarray(h['edges'][0]); mid = (edges[1:] + edges[:-1]) / 2\nfig, ax = plt.subplots()\n"
              "for c, counts in enumerate(np.asarray(h['counts'][0])):\n    ax.plot(mid, counts, label=str(c))\n"
@@ -74,12 +85,14 @@ GEOMETRY = [
              "ax.legend(title='class', ncol=2, fontsize=7); display(fig); plt.close(fig)"),
     ("markdown", "## Output layer: distance or intensity code, prototypes and centres"),
     ("code", "g = seed_of(S['output_geometry'])\n"
-             "print('distance-code share', float(g['distance_share']), ' intensity-code share', float(g['intensity_share']))\n"
+             "print(f\"distance-code share {g['distance_share']:.0%}, intensity-code share {g['intensity_share']:.0%}\")\n"
              "fig, ax = plt.subplots(); im = ax.imshow(g['class_means'])\n"
-             "ax.set(xlabel='output unit', ylabel='class', title='class mean of each output (before Neg)')\n"
-             "fig.colorbar(im); display(fig); plt.close(fig)\n"
+             "ax.set(xlabel='output unit', ylabel='class of the inputs', title='class mean of each output (before Neg)')\n"
+             "fig.colorbar(im, label='mean output value'); display(fig); plt.close(fig)\n"
              "proto = seed_of(S['prototypes'])\n"
-             "for k, v in proto.items():\n    print(k, np.round(v, 2), sep='\\n')"),
+             "for k, v in proto.items():\n"
+             "    v = np.atleast_1d(v)\n"
+             "    print(f'{k}: ' + (np.array2string(v, precision=2, max_line_width=110) if v.size > 1 else f'{float(v[0]):.3g}'))"),
     ("markdown", "## Perturbation probes and input noise (test split)"),
     ("code", "fig, axes = plt.subplots(1, 2, figsize=(10, 4))\n"
              "for ax, layer in zip(axes, stats.POST):\n"
@@ -87,8 +100,10 @@ GEOMETRY = [
              "    p = {'fractions': np.asarray(p['fractions'], float), **seed_of({k: v for k, v in p.items() if k != 'fractions'})}\n"
              "    for way in ('below', 'above'):\n"
              "        ax.plot(p['fractions'], 100 * p[way], marker='.', label=f'clamp from {way}')\n"
-             "        print(layer, way, 'accuracy halves at fraction', p[f'half_{way}'])\n"
-             "    ax.set(title=layer, xlabel='fraction of range', ylabel='test accuracy %'); ax.legend()\n"
+             "        half = p[f'half_{way}']\n"
+             "        print(f\"{plots.LAYER_NAMES[layer]}, clamped from {way}: accuracy halves at fraction \"\n"
+             "              + (f'{half:.2f}' if np.isfinite(half) else 'never (up to 1.0)'))\n"
+             "    ax.set(title=plots.LAYER_NAMES[layer], xlabel=\"f (fraction of each unit's observed range)\", ylabel='test accuracy %'); ax.legend()\n"
              "display(fig); plt.close(fig)\n"
              "n = {'scale': S['noise']['scale_of_inputs_std'], **seed_of({k: S['noise'][k] for k in ('accuracy', 'output_shift')})}\n"
              "for s, a, d in zip(n['scale'], n['accuracy'], n['output_shift']):\n"
@@ -144,6 +159,8 @@ def build(cells) -> nbformat.NotebookNode:
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells = [nbformat.v4.new_code_cell(src) if kind == "code" else nbformat.v4.new_markdown_cell(src)
                 for kind, src in cells]
+    first = next(c for c in nb.cells if c.cell_type == "code")
+    first.metadata["tags"] = ["parameters"]     # papermill -p RUN_DIR ... sets these
     for i, cell in enumerate(nb.cells):
         cell.id = f"cell-{i}"   # stable ids: rebuilding an unchanged notebook changes nothing
     return nb

@@ -21,7 +21,8 @@ def _read(name):
 def test_notebook_is_committed_without_outputs(name):
     nb = _read(name)
     first = next(c for c in nb.cells if c.cell_type == "code")
-    assert first.source.startswith("RUN_DIR = ")
+    assert first.source.startswith("RUN_DIR = ") and first.metadata["tags"] == ["parameters"]   # papermill's tag
+    assert not any("chdir" in c.source or "sys.path" in c.source for c in nb.cells)
     for cell in nb.cells:
         if cell.cell_type == "code":
             assert cell.outputs == [] and cell.execution_count is None
@@ -45,6 +46,24 @@ def test_notebook_runs_against_a_smoke_run(name, analyzed, smoke_run, tmp_path):
     text = "".join(o.get("text", "") for o in outputs)
     images = [o for o in outputs if "image/png" in o.get("data", {})]
     assert images, "the notebook drew no figure"
+    # for people: no raw reprs of arrays, dicts of statuses or Paths
+    assert "array(" not in text and "PosixPath(" not in text and "{'" not in text, text
     if name == "02_distance_geometry":
         assert "distance-code share" in text and "accuracy halves at fraction" in text
         assert ("no stats.json" in text) != analyzed
+
+
+def test_a_relative_run_dir_is_found_from_the_repository_root_when_jupyter_starts_in_notebooks(smoke_run, tmp_path):
+    project = tmp_path / "project"                      # a checkout's shape: pyproject.toml, notebooks/, runs/
+    (project / "notebooks").mkdir(parents=True)
+    (project / "pyproject.toml").write_text("")
+    (project / "runs").mkdir()
+    (project / "runs" / "smoke").symlink_to(smoke_run)
+    nb = _read("01_results")
+    first = next(c for c in nb.cells if c.cell_type == "code")
+    first.source = 'RUN_DIR = "runs/smoke"'
+    NotebookClient(nb, kernel_name="python3", timeout=120,
+                   resources={"metadata": {"path": str(project / "notebooks")}}).execute()
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    assert any("**ReLU**: complete" in o.get("data", {}).get("text/markdown", "") for o in outputs)
