@@ -234,3 +234,16 @@ def assert_metrics_close(a, b, loss_rtol: float, n_train: int, n_test: int, exam
     np.testing.assert_allclose(a["train_loss"], b["train_loss"], rtol=loss_rtol)
     np.testing.assert_allclose(a["train_acc"], b["train_acc"], rtol=0, atol=(examples + 0.5) / n_train)
     np.testing.assert_allclose(a["test_acc"], b["test_acc"], rtol=0, atol=(examples + 0.5) / n_test)
+
+
+# Damaged run-folder files (name: (file, damage, what the one-sentence refusal says)), for the CLIs' tests
+DAMAGED_FILES = {
+    "metrics.npz garbage": ("metrics.npz", lambda p: p.write_bytes(b"garbage"), "is damaged (BadZipFile"),
+    "metrics.npz cut": ("metrics.npz", lambda p: p.write_bytes(p.read_bytes()[:300]), "is damaged ("),
+    "metrics.npz missing": ("metrics.npz", lambda p: p.unlink(), "is missing; restore it from a copy"),
+    "config.json garbage": ("config.json", lambda p: p.write_text("{garb"), "is damaged (JSONDecodeError"),
+    "config.json []": ("config.json", lambda p: p.write_text("[]"), "is damaged (it holds a JSON list"),
+    "summary.json garbage": ("summary.json", lambda p: p.write_text(""), "is damaged (JSONDecodeError"),
+    "summary.json []": ("summary.json", lambda p: p.write_text("[]"), "is damaged (it holds a JSON list"),
+    "stats.json garbage": ("stats.json", lambda p: p.write_text("{"), "is damaged (JSONDecodeError"),
+}

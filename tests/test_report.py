@@ -12,6 +12,8 @@ from scipy import stats as sps
 from distnet.run import files, folder, summary
 from distnet.analysis import analyze, report
 
+from helpers import DAMAGED_FILES as DAMAGE
+
 
 @pytest.fixture
 def diverged_run(analyzed, tmp_path):
@@ -105,16 +107,6 @@ def test_clis_refuse_a_folder_that_is_not_a_run(cli, tmp_path, capsys):
     assert "is not a run folder" in capsys.readouterr().err
 
 
-DAMAGE = {
-    "metrics.npz garbage": ("metrics.npz", lambda p: p.write_bytes(b"garbage"), "is damaged (BadZipFile"),
-    "metrics.npz cut": ("metrics.npz", lambda p: p.write_bytes(p.read_bytes()[:300]), "is damaged ("),
-    "metrics.npz missing": ("metrics.npz", lambda p: p.unlink(), "is missing;"),
-    "config.json garbage": ("config.json", lambda p: p.write_text("{garb"), "is damaged (JSONDecodeError"),
-    "config.json []": ("config.json", lambda p: p.write_text("[]"), "is damaged (it holds a JSON list"),
-    "summary.json garbage": ("summary.json", lambda p: p.write_text(""), "is damaged (JSONDecodeError"),
-    "summary.json []": ("summary.json", lambda p: p.write_text("[]"), "is damaged (it holds a JSON list"),
-    "stats.json garbage": ("stats.json", lambda p: p.write_text("{"), "is damaged (JSONDecodeError"),
-}
 
 
 @pytest.mark.parametrize("case", sorted(DAMAGE))

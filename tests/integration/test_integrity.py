@@ -19,7 +19,7 @@ import pytest
 
 from distnet.run import checkpoint, folder
 
-from helpers import ROOT, idx_bytes, make_idx_folder
+from helpers import DAMAGED_FILES, ROOT, idx_bytes, make_idx_folder
 from runcheck import VARIANTS, assert_same_run
 
 
@@ -163,15 +163,7 @@ def test_a_second_train_py_on_a_folder_is_refused_naming_the_first(cli, tmp_path
 
 # --- each damaged file: one sentence naming it, exit 2 -----------------------------------------------------------
 
-DAMAGED = {
-    "metrics.npz garbage": ("metrics.npz", lambda p: p.write_bytes(b"garbage"), "is damaged (BadZipFile"),
-    "metrics.npz cut": ("metrics.npz", lambda p: p.write_bytes(p.read_bytes()[:300]), "is damaged ("),
-    "metrics.npz missing": ("metrics.npz", lambda p: p.unlink(), "is missing; restore it from a copy"),
-    "config.json garbage": ("config.json", lambda p: p.write_text("{garb"), "is damaged (JSONDecodeError"),
-    "config.json []": ("config.json", lambda p: p.write_text("[]"), "is damaged (it holds a JSON list"),
-    "summary.json garbage": ("summary.json", lambda p: p.write_text(""), "is damaged (JSONDecodeError"),
-    "summary.json []": ("summary.json", lambda p: p.write_text("[]"), "is damaged (it holds a JSON list"),
-}
+DAMAGED = {k: v for k, v in DAMAGED_FILES.items() if not k.startswith("stats.json")}   # train reads no stats
 
 
 def test_each_damaged_run_file_is_one_sentence_naming_it(cli, reference, tmp_path):
