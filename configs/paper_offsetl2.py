@@ -14,7 +14,9 @@ Pieces:   SIGTERM (what `timeout` sends) stops the run after the current chunk (
           older checkpoints may be deleted. Checked on CPU (2026-11-27, before the package's restructuring; 20
           seeds, 600 epochs on 1,000 images): cut by SIGTERM inside the second variant, copied to another folder,
           every checkpoint but each variant's latest deleted, resumed: metrics and final params bit-identical to an
-          uncut run (rechecked on the current layout with configs/smoke.py: see notes of issue #14).
+          uncut run. Rechecked on the current layout (2026-11-27; configs/smoke.py with --config.epochs=400
+          --config.checkpoint_every=50 --config.chunk_epochs=5, stopped at epoch 155 of the second variant,
+          pruned, moved, resumed): both variants' metrics and final params bit-identical to an uncut run.
           Sizes at 20 seeds (measured; they do not depend on the data): one checkpoint 7.6 MB (7,581,054 bytes);
           metrics.npz 248 bytes per epoch, 12.4 MB per variant at 50,000 epochs. Checkpoints are kept at epoch 0
           and every checkpoint_every = 5,000 epochs: 11 per variant, 44 in all, 334 MB; the whole folder at the
