@@ -80,7 +80,7 @@ CASES = [
 
 def run_case(variant, transform, d, epochs, seeds, eval_every):
     model = models.get(variant)
-    program = trainer.make_train(model, 1e-3, eval_every=eval_every)
+    program = trainer.make_train(model, 1e-3, eval_every=eval_every, input_dim=d.x_train.shape[-1])
     init, run, _ = program.jitted()
     keys = trainer.seed_keys(0, seeds)
     params = init(keys)

@@ -64,7 +64,7 @@ def main():
     programs, rows = {}, []
     for v in args.variants.split(","):
         model = models.get(v, md_rank=args.md_rank)
-        init, run, _ = trainer.make_train(model, 1e-3).jitted()
+        init, run, _ = trainer.make_train(model, 1e-3, input_dim=D).jitted()
         params = init(trainer.seed_keys(0, args.seeds))
         t0 = time.perf_counter()
         programs[v] = (run.lower(params, d, args.epochs).compile(), params)
