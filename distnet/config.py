@@ -135,8 +135,7 @@ def identity(d: dict) -> dict:
     resume must keep: PROTOCOL_FIELDS and PROGRAM_FIELDS, without data's LOCATION_FIELDS."""
     out = {k: d[k] for k in PROTOCOL_FIELDS + PROGRAM_FIELDS}
     out["data"] = {k: v for k, v in d["data"].items() if k not in LOCATION_FIELDS}
-    if d.get("md_rank", 0):   # as in protocol(): only when set, so folders written before the field still resume
-        out["md_rank"] = d["md_rank"]
+    out["md_rank"] = d.get("md_rank", 0)   # folders written before the field hold full-rank (0) MD heads
     return out
 
 
