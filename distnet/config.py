@@ -3,10 +3,10 @@
 Configs are ml_collections ConfigDicts built by `configs/*.py:get_config()` on top of `base()`; they are read,
 never mutated, after validation. This module imports no JAX, so a config file loads in milliseconds.
 
-A value checked against what it names lives next to that thing: variant names in the registry
-(distnet.nn.models), the OffsetL2 form in its layer, the precision and the split in the trainer, the data fields
-in distnet.data. `distnet.run.plan.validate` runs every check before anything compiles, and `distnet.run.plan.Plan`
-holds what a study derives from its config.
+A value checked against what it names lives next to that thing: variant names in the registry (distnet.nn.models),
+the OffsetL2 form in its layer, the MD rank in its head, the precision and the split in the trainer, the data
+fields in distnet.data. `distnet.run.plan.validate` runs every check before anything compiles, and
+`distnet.run.plan.Plan` holds what a study derives from its config.
 """
 from __future__ import annotations
 
@@ -54,6 +54,7 @@ def base() -> ml_collections.ConfigDict:
     c.split = "auto"                     # first layer as exact 16-bit parts on matmul units: auto|off|bf16|fp16
     c.offsetl2_form = "paper"            # paper: ||alpha*(x-mu)||; code: sqrt(sum alpha*(x-mu)^2)
     c.tensorboard = False                # also write TensorBoard scalars to <variant>/tensorboard/ (no TF needed)
+    c.md_rank = 0                        # rows of each MD head's P_c (*-MD variants); 0 = hidden (full rank)
     c.data = ml_collections.ConfigDict()
     c.data.name = "mnist"                # mnist | fashion_mnist | gaussians
     c.data.source = "auto"               # auto: data.dir or $DISTNET_DATA_DIR if set, else tfds
@@ -123,7 +124,10 @@ def check(cfg) -> None:
 def protocol(cfg) -> dict:
     """The fields that define the experiment, as plain JSON-able values."""
     d = cfg.to_dict()
-    return {k: d[k] for k in PROTOCOL_FIELDS}
+    out = {k: d[k] for k in PROTOCOL_FIELDS}
+    if d.get("md_rank", 0):   # recorded only when set, so folders written before the field still resume
+        out["md_rank"] = d["md_rank"]
+    return out
 
 
 def identity(d: dict) -> dict:
@@ -131,6 +135,7 @@ def identity(d: dict) -> dict:
     resume must keep: PROTOCOL_FIELDS and PROGRAM_FIELDS, without data's LOCATION_FIELDS."""
     out = {k: d[k] for k in PROTOCOL_FIELDS + PROGRAM_FIELDS}
     out["data"] = {k: v for k, v in d["data"].items() if k not in LOCATION_FIELDS}
+    out["md_rank"] = d.get("md_rank", 0)   # folders written before the field hold full-rank (0) MD heads
     return out
 
 

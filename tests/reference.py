@@ -30,6 +30,16 @@ def forward(spec, p, x, form="paper"):
         diff = h[:, None, :] - mu[None]                      # B x C x H
         s = np.sum((alpha * diff) ** 2 if form == "paper" else alpha * diff ** 2, axis=-1)
         o = np.sqrt(np.maximum(s, EPS))
+    elif spec.head == "rbf":                                 # log of exp(-0.5 sum_j p_j (h_j - mu_j)^2)
+        diff = h[:, None, :] - p["output"]["mu"][None]
+        s = np.sum(np.exp(p["output"]["log_precision"]) * diff ** 2, axis=-1)
+        o = -0.5 * s
+    elif spec.head == "md":                                  # ||P_c (h - mu_c)||_2
+        diff = h[:, None, :] - p["output"]["mu"][None]
+        z = np.einsum("crh,bch->bcr", p["output"]["P"], diff)
+        s = np.sum(z ** 2, axis=-1)
+        o = np.sqrt(np.maximum(s, EPS))
+        diff = (diff, z)
     else:
         diff = s = None
         o = h @ p["output"]["kernel"] + (p["output"]["bias"] if spec.out_bias else 0.0)
@@ -68,6 +78,17 @@ def loss_and_grads(spec, p, x, labels, form="paper"):
             g["output"]["alpha"] = np.einsum("bc,bch->ch", ds, diff ** 2)
         g["output"]["mu"] = -np.einsum("bc,bch->ch", ds, dh_terms)
         dh = np.einsum("bc,bch->bh", ds, dh_terms)
+    elif spec.head == "rbf":
+        prec, diff = np.exp(p["output"]["log_precision"]), c["diff"]
+        g["output"]["log_precision"] = -0.5 * np.einsum("bc,bch->ch", do, prec * diff ** 2)   # d p / d log p = p
+        g["output"]["mu"] = np.einsum("bc,bch->ch", do, prec * diff)
+        dh = -np.einsum("bc,bch->bh", do, prec * diff)
+    elif spec.head == "md":
+        P, (diff, z) = p["output"]["P"], c["diff"]
+        u = np.where(c["s"] > EPS, do / c["o"], 0.0)[:, :, None] * z    # dL/dz, B x C x R
+        g["output"]["P"] = np.einsum("bcr,bch->crh", u, diff)
+        g["output"]["mu"] = -np.einsum("bcr,crh->ch", u, P)
+        dh = np.einsum("bcr,crh->bh", u, P)
     else:
         g["output"]["kernel"] = c["h"].T @ do
         if spec.out_bias:

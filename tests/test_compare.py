@@ -62,3 +62,31 @@ def test_a_different_seed_count_still_gets_welchs_test_but_not_the_paired_one():
             compare_record({**PAPER_PROTOCOL, "seeds": 2}, [0.90, 0.92], "Abs")]
     (pair,) = compare.pair_rows(recs)
     assert pair["welch"] is not None and pair["paired"] is None and compare.untested_pairs(recs) == []
+
+
+def test_paper_t_rows_put_the_published_t_inside_the_ddof0_reading_of_its_rounded_inputs():
+    rows = {r["a"]: r for r in compare.paper_t_rows()}
+    assert rows["ReLU2"]["published_t"] == -17.33 and rows["Abs2"]["published_t"] == 8.97
+    for r in rows.values():
+        lo, hi = r["t_ddof0_rounding_range"]
+        assert lo <= r["published_t"] <= hi
+    lo, hi = rows["ReLU2"]["t_ddof0_rounding_range"]      # the sample-std (ddof 1) reading falls outside it
+    assert not lo <= rows["ReLU2"]["t_ddof1"] <= hi
+
+
+def test_author_rows_compare_the_scripts_counts_and_half_points_with_the_notes():
+    rec = compare_record(PAPER_PROTOCOL, [0.9, 0.9, 0.9], variant="ReLU")
+    step = {"definition": "d", "below": [0.1, 0.2, None], "above": [0.01, 0.01, 0.01]}
+    rec["stats"] = {"author": {
+        "activity": {"train": {"hidden_post": {"dead": [0, 0, 0], "rare": [1, 2, 3], "units": 128}}},
+        "clamp_steps": [step, {**step, "mean_curve": {"below": 0.15, "above": 0.01}}]}}
+    a = compare.author_rows([rec])
+    (act,), (cl,) = a["activity"], a["clamp"]
+    assert act["rare"]["mean"] == 2.0 and act["rare"]["std"] == pytest.approx(1.0)   # ddof 1
+    assert act["notes"]["rare"] == pytest.approx(0.0047 * 128) and act["notes"]["dead"] == 0.0
+    assert cl["steps"][-1]["below"] == pytest.approx(15.0) and cl["steps"][-1]["halved"] == [2, 3]
+    assert cl["notes"] == {"below": 9, "above": 1} and cl["mean_curve"]["below"] == pytest.approx(15.0)
+    md = render.markdown({"dirs": [], "variants": [], "diverged": [], "pairs": [], "published": [],
+                          "paper_t": compare.paper_t_rows(), "author": a}, [])
+    assert "| ReLU | train | hidden_post | 128 | 0.00 +/- 0.00 | 2.00 +/- 1.00 | 1.56 | 0.00 | 0.60 |" in md
+    assert "| ReLU2 vs ReLU2-Neg | -17.33 | -17.34 | -17.79 |" in md

@@ -67,3 +67,4 @@ def test_paper_configs_name_the_papers_variants():
     assert config.variant_list(load_config("paper_table1")) == list(models.MAIN)
     assert config.variant_list(load_config("paper_bias")) == list(models.BIAS)
     assert config.variant_list(load_config("paper_offsetl2")) == list(models.OFFSETL2)
+    assert config.variant_list(load_config("distance_heads")) == list(models.OFFSETL2 + models.HEADS)

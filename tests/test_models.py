@@ -6,12 +6,13 @@ import pytest
 from distnet.nn import models
 
 
-def test_registry_has_exactly_the_papers_16_names():
+def test_registry_has_exactly_the_papers_16_names_and_the_six_distance_heads():
     assert set(models.REGISTRY) == {
         "ReLU", "Abs", "ReLU2", "Abs2", "ReLU2-Neg", "Abs2-Neg",
         "ReLU-Bias", "Abs-Bias", "ReLU2-Bias", "Abs2-Bias", "ReLU2-Neg-Bias", "Abs2-Neg-Bias",
-        "ReLU-L2", "ReLU-L2-Neg", "Abs-L2", "Abs-L2-Neg"}
-    assert len(models.NAMES) == 16 and set(models.NAMES) == set(models.REGISTRY)
+        "ReLU-L2", "ReLU-L2-Neg", "Abs-L2", "Abs-L2-Neg",
+        "ReLU-RBF", "Abs-RBF", "ReLU-MD", "ReLU-MD-Neg", "Abs-MD", "Abs-MD-Neg"}
+    assert len(models.PAPER) == 16 and len(models.NAMES) == 22 and set(models.NAMES) == set(models.REGISTRY)
 
 
 @pytest.mark.parametrize("name", models.NAMES)
@@ -21,6 +22,12 @@ def test_parameter_names_and_shapes_are_the_documented_ones(name):
     if name.endswith(("-L2", "-L2-Neg")):
         assert set(p["output"]) == {"mu", "alpha"}
         assert p["output"]["mu"].shape == p["output"]["alpha"].shape == (7, 12)
+    elif "RBF" in name:
+        assert set(p["output"]) == {"mu", "log_precision"}
+        assert p["output"]["mu"].shape == p["output"]["log_precision"].shape == (7, 12)
+    elif "-MD" in name:
+        assert set(p["output"]) == {"mu", "P"}
+        assert p["output"]["mu"].shape == (7, 12) and p["output"]["P"].shape == (7, 12, 12)   # md_rank 0: full
     else:
         assert p["output"]["kernel"].shape == (12, 7)
         assert ("bias" in p["output"]) == name.endswith("-Bias")

@@ -63,11 +63,14 @@ def test_an_intensity_prototype_sits_at_the_box_corner_its_weights_point_to():
 
 @pytest.mark.parametrize("name,sign", [("ReLU", -1), ("Abs", -1), ("ReLU2", -1), ("Abs2", -1), ("ReLU-Bias", -1),
                                        ("ReLU2-Neg", 1), ("Abs2-Neg", 1), ("Abs2-Neg-Bias", 1), ("ReLU-L2", 1),
-                                       ("ReLU-L2-Neg", 1), ("Abs-L2", 1), ("Abs-L2-Neg", 1)])
+                                       ("ReLU-L2-Neg", 1), ("Abs-L2", 1), ("Abs-L2-Neg", 1),
+                                       ("ReLU-RBF", -1), ("Abs-RBF", -1), ("ReLU-MD", 1), ("ReLU-MD-Neg", 1),
+                                       ("Abs-MD", 1), ("Abs-MD-Neg", 1)])
 def test_each_variant_has_a_stated_definition(name, sign):
     spec = models.REGISTRY[name]
     assert prototypes.sign(spec) == sign
-    assert ("FARTHEST" in prototypes.definition(spec)) == (spec.head == "offsetl2" and not spec.neg)
+    # a centred head without Neg predicts the class whose centre is farthest; an RBF logit is the similarity itself
+    assert ("FARTHEST" in prototypes.definition(spec)) == (spec.head in ("offsetl2", "md") and not spec.neg)
 
 
 def test_explain_ranks_classes_by_the_distance_reading():

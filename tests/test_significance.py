@@ -32,3 +32,15 @@ def test_holm_adjusts_step_down_stays_monotone_and_caps_at_one():
     # sorted 0.005*4=0.02, 0.01*3=0.03, 0.03*2=0.06, 0.04*1=0.04 -> kept monotone at 0.06
     np.testing.assert_allclose(significance.holm([0.01, 0.04, 0.03, 0.005]), [0.03, 0.06, 0.06, 0.02])
     np.testing.assert_allclose(significance.holm([0.5, 0.9]), [1.0, 1.0])
+
+
+def test_the_papers_two_sample_test_from_published_stats_reproduces_its_t_values():
+    # ReLU2 47.20 +/- 12.00 vs ReLU2-Neg 94.93 +/- 0.15 (the paper: t = -17.33); Abs2 vs Abs2-Neg (t = 8.97)
+    a = significance.two_sample_from_stats(47.20, 12.00, 94.93, 0.15, n=20)
+    # by hand: stds read as ddof 0 -> sample variances x 20/19; pooled equal-variance t with 38 degrees of freedom
+    v = (12.00 ** 2 + 0.15 ** 2) * 20 / 19
+    assert a["t"] == pytest.approx((47.20 - 94.93) / np.sqrt(v / 20), rel=1e-12)
+    assert a["t"] == pytest.approx(-17.34, abs=0.005)
+    assert significance.two_sample_from_stats(95.35, 0.17, 90.08, 2.56)["t"] == pytest.approx(8.95, abs=0.005)
+    assert significance.two_sample_from_stats(47.20, 12.00, 94.93, 0.15, ddof0=False)["t"] == \
+        pytest.approx(-17.79, abs=0.005)

@@ -81,17 +81,22 @@ def test_output_geometry_reads_intensity_and_distance_codes(sign, distance):
     np.testing.assert_allclose(proto["hyperplane_distance"][0], sign * np.array([[5.5, 0.5], [0.5, 5.5]]), rtol=1e-6)
 
 
-def test_offsetl2_centres_on_the_class_means_are_found():
-    model = models.get("Abs-L2", hidden=2, classes=2)
+@pytest.mark.parametrize("name,scale", [("Abs-L2", {"alpha": np.ones((2, 2))}),
+                                        ("Abs-RBF", {"log_precision": np.zeros((2, 2))}),
+                                        ("Abs-MD", {"P": np.stack([np.eye(2)] * 2)})])
+def test_centres_on_the_class_means_are_found(name, scale):
+    model = models.get(name, hidden=2, classes=2)
     x, y = _two_clusters()
     mu = np.array([[0.5, 5.5], [5.5, 0.5]])      # centre 0 sits on class 1's mean, centre 1 on class 0's
-    p = {"hidden": {"kernel": np.eye(2), "bias": np.zeros(2)}, "output": {"mu": mu, "alpha": np.ones((2, 2))}}
+    p = {"hidden": {"kernel": np.eye(2), "bias": np.zeros(2)}, "output": {"mu": mu, **scale}}
     proto = stats.prototype_geometry(model, stack_params(p), x, y, 2)
     np.testing.assert_array_equal(proto["nearest_class"][0], [1, 0])
     np.testing.assert_allclose(proto["centre_distance"][0], [[np.sqrt(50), 0], [0, np.sqrt(50)]], atol=1e-5)
     assert proto["centre_on_own_class"][0] == 0.0
     g = stats.output_geometry(model, stack_params(p), x, y, 2)
-    assert g["intensity_share"][0] == 1.0       # unit c is far from class c: an intensity reading here
+    # unit c is far from class c: a distance head reads as intensity here; the RBF logit is minus half a squared
+    # distance, so its own output (before any Neg) is largest near its centre and reads the other way round
+    assert g["intensity_share" if "RBF" not in name else "distance_share"][0] == 1.0
 
 
 def test_a_dead_output_unit_is_neither_a_distance_nor_an_intensity_code():

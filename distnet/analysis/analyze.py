@@ -6,10 +6,12 @@ Holds the folder's lock while it runs (a folder train.py is writing is refused) 
 DIR/<variant>/stats.json atomically (read it with `distnet.run.folder.load_stats`): the summary statistics training
 records (unit activity, output-geometry shares; recomputed here from the same checkpoint) and the rest: class
 distributions along first-layer units, histogram data, prototypes and centres, perturbation probes and
-input-noise robustness; then the known-answer analyses: input-space prototypes (and DIR/<variant>/prototypes.npz),
-outlier AUROC against noise images (and Fashion-MNIST's test images for MNIST-trained variants) and, where the
-folder records a truth (synthetic Gaussians), the geometry of the trained and the untrained (epoch-0) networks
-against it, with the analytic Mahalanobis network's in DIR/geometry_reference.json. Variants whose stats.json records their latest checkpoint's step are skipped unless
+input-noise robustness; the author's own dead-node counts and clamp probe by the released scripts' definitions
+(distnet.analysis.author_stats), under "author"; then the known-answer analyses: input-space prototypes (and
+DIR/<variant>/prototypes.npz), outlier AUROC against noise images (and Fashion-MNIST's test images for
+MNIST-trained variants) and, where the folder records a truth (synthetic Gaussians), the geometry of the trained
+and the untrained (epoch-0) networks against it, with the analytic Mahalanobis network's in
+DIR/geometry_reference.json. Variants whose stats.json records their latest checkpoint's step are skipped unless
 --force; diverged variants (NaN parameters) are always skipped.
 """
 from __future__ import annotations
@@ -25,7 +27,7 @@ import jax
 import numpy as np
 
 from distnet import data
-from distnet.analysis import geometry, ood, probes, prototypes, stats
+from distnet.analysis import author_stats, geometry, ood, probes, prototypes, stats
 from distnet.run import files, folder
 
 
@@ -115,6 +117,10 @@ def analyze_variant(vdir, ds, log=print, step: int | None = None, outliers: dict
         summary, activity, geometry = stats.activity_and_geometry(model, params_S, ds)
         out = {"variant": Path(vdir).name, "step": step, "summary": summary,
                **distance_statistics(model, params_S, ds, activity, geometry, log)}
+        author = author_stats.author_statistics(model, params_S, ds, activity,
+                                                out["perturbation"]["hidden_post"], log)
+        if author is not None:
+            out["author"] = files.plain(author)
         out.update(known_answers(vdir, model, params_S, ds, outliers, folder.load_truth(vdir), log))
     out["wall_time_s"] = time.perf_counter() - t0
     folder.write_stats(vdir, out)
@@ -122,8 +128,9 @@ def analyze_variant(vdir, ds, log=print, step: int | None = None, outliers: dict
 
 
 def is_fresh(vdir, step: int, log=print) -> bool:
-    """stats.json was computed from the checkpoint at `step` (by its recorded step; file times lie after copies).
-    A damaged stats.json is not fresh: it is about to be computed again."""
+    """stats.json was computed from the checkpoint at `step` (by its recorded step; file times lie after copies)
+    and holds every statistic this version computes (the author's, for Linear-head variants). A damaged
+    stats.json is not fresh: it is about to be computed again."""
     try:
         s = folder.load_stats(vdir)
     except folder.RunFileError as e:
@@ -131,7 +138,9 @@ def is_fresh(vdir, step: int, log=print) -> bool:
             raise
         log(f"{Path(vdir).name}: {e.what}; computing it again")
         return False
-    return s is not None and s.get("step") == step
+    if s is None or s.get("step") != step:
+        return False
+    return "author" in s or folder.load_model(vdir).spec.head != "linear"
 
 
 def analyze(workdir, variants=None, force=False, log=print) -> list[str]:

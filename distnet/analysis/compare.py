@@ -7,8 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from distnet.analysis import significance
-from distnet.analysis.published import HIDDEN, LR, N_TEST, N_TRAIN, PREPROCESS, PUBLISHED, SEEDS
+from distnet.analysis import author_stats, significance
+from distnet.analysis.published import (HIDDEN, LR, N_TEST, N_TRAIN, NOTES_ACTIVITY, NOTES_CLAMP, PAPER_T,
+                                      PREPROCESS, PUBLISHED, SEEDS)
 from distnet.run import folder, summary
 
 PLATEAU_TOL = 0.01   # training loss "stops improving" once within 1% of its total decrease from the minimum
@@ -135,6 +136,57 @@ def pair_rows(records) -> list[dict]:
     return rows
 
 
+def paper_t_rows(n: int = SEEDS) -> list[dict]:
+    """The paper's own t-tests recomputed from its published means and stds (an unpaired two-sample test, n = 20
+    each): the published t, ours with the stds read as ddof 0 (which reproduces it) and as ddof 1, and the range
+    the ddof-0 t spans when every published mean and std moves within its rounding (+-0.005)."""
+    rows = []
+    for (va, vb), (published, a, b) in PAPER_T.items():
+        t = lambda a, b, ddof0=True: significance.two_sample_from_stats(*a, *b, n=n, ddof0=ddof0)["t"]
+        e = (-0.005, 0.005)
+        corners = [t((a[0] + da, a[1] + sa), (b[0] + db, b[1] + sb)) for da in e for sa in e for db in e for sb in e]
+        rows.append({"a": va, "b": vb, "published_t": published, "t_ddof0": t(a, b), "t_ddof1": t(a, b, False),
+                     "t_ddof0_rounding_range": [min(corners), max(corners)]})
+    return rows
+
+
+def _nanmean(x) -> float | None:
+    a = np.asarray([np.nan if v is None else v for v in x], np.float64)
+    return float(np.nanmean(a)) if np.isfinite(a).any() else None
+
+
+def author_rows(records) -> dict:
+    """The author's statistics (stats.json "author") against the notes: dead/rare counts per split and layer
+    (mean +/- std over seeds, ddof 1) and the clamp half points (% of the range) at every definition step, the
+    last being the script's."""
+    activity, clamp = [], []
+    for r in records:
+        a = (r["stats"] or {}).get("author")
+        if not a:
+            continue
+        for split, per in a["activity"].items():
+            for layer, c in per.items():
+                dead, rare = (author_stats.summarize_counts(c[k], c["units"]) for k in ("dead", "rare"))
+                notes = NOTES_ACTIVITY.get((r["variant"], layer))
+                activity.append({"name": r["name"], "split": split, "layer": layer, "units": c["units"],
+                                 "dead": dead, "rare": rare, "seeds": len(c["dead"]),
+                                 "notes": None if notes is None else dict(zip(("dead", "dead_std", "rare", "rare_std"),
+                                                                              notes))})
+        steps = [{"definition": s["definition"], "below": _pct(_nanmean(s["below"])), "above": _pct(_nanmean(s["above"])),
+                  "halved": [sum(v is not None for v in s[w]) for w in ("below", "above")], "seeds": len(s["below"])}
+                 for s in a["clamp_steps"]]
+        last = a["clamp_steps"][-1]
+        notes = NOTES_CLAMP.get(r["variant"])
+        clamp.append({"name": r["name"], "steps": steps,
+                      "mean_curve": {w: _pct(last["mean_curve"][w]) for w in ("below", "above")},
+                      "notes": None if notes is None else dict(zip(("below", "above"), notes))})
+    return {"activity": activity, "clamp": clamp}
+
+
+def _pct(x):
+    return None if x is None else 100 * x
+
+
 def published_rows(records) -> list[dict]:
     """The run's mean against every published version of the same variant, with both protocols; where the
     run follows the paper's protocol exactly, also Welch's t-test of its seeds against the published mean,
@@ -166,4 +218,5 @@ def build(dirs) -> tuple[dict, list[dict]]:
     return {"dirs": [str(d) for d in dirs], "variants": [variant_row(r) for r in records],
             "geometry_reference": refs[0] if refs else None,
             "diverged": [r["name"] for r in records if r["status"] == "diverged"],
-            "pairs": pair_rows(good), "untested_pairs": untested_pairs(good), "published": published_rows(good)}, records
+            "pairs": pair_rows(good), "untested_pairs": untested_pairs(good), "paper_t": paper_t_rows(),
+            "published": published_rows(good), "author": author_rows(good)}, records

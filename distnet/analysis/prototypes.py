@@ -42,14 +42,17 @@ SD_SAMPLE = 4096  # training inputs used to measure each unit's spread
 
 def sign(spec: models.Spec) -> float:
     """+1 when the prototype minimises unit c (distance reading), -1 when it maximises it (intensity)."""
-    return 1.0 if spec.neg or spec.head == "offsetl2" else -1.0
+    return 1.0 if spec.neg or spec.head in ("offsetl2", "md") else -1.0   # an RBF logit is already a similarity
 
 
 def definition(spec: models.Spec) -> str:
     """One line saying which input the variant's class-c prototype is."""
-    if spec.head == "offsetl2":
+    if spec.head in ("offsetl2", "md"):
         tail = "" if spec.neg else " (this variant predicts the FARTHEST centre: an anti-prototype)"
-        return "argmin_x unit c: hidden image closest to centre mu_c in the head's alpha metric" + tail
+        metric = "alpha" if spec.head == "offsetl2" else "P_c"
+        return f"argmin_x unit c: hidden image closest to centre mu_c in the head's {metric} metric" + tail
+    if spec.head == "rbf":
+        return "argmax_x unit c: hidden image closest to centre mu_c in the head's precision metric (the RBF logit)"
     if spec.neg:
         return "argmin_x unit c (distance-coded: the network reads small unit c as class c)"
     return "argmax_x unit c (intensity-coded: the network reads large unit c as class c)"

@@ -37,3 +37,27 @@ def _build() -> dict[str, dict[str, tuple]]:
 
 
 PUBLISHED: dict[str, dict[str, tuple]] = _build()
+
+
+# The author's analysis notes (companion repository, paper/notes/dead_nodes.md and layer_perturbation_results.md,
+# early 2025; 20 runs per model), by the released scripts' definitions (distnet.analysis.author_stats).
+# Dead / rarely active: {(variant, layer): (dead mean, dead std, rare mean, rare std)} in units, layer names ours
+# (hidden_post = the script's activation0, output_post = activation1). The notes give ReLU's, ReLU2's and
+# ReLU2-Neg's first layer only as a percentage of 128 units and no std (None); "none" is 0 with no std.
+NOTES_ACTIVITY = {
+    ("ReLU", "hidden_post"): (0.0, None, 0.0047 * 128, None),
+    ("ReLU", "output_post"): (0.0, None, 0.0, None),
+    ("ReLU2", "hidden_post"): (0.0, None, 0.0012 * 128, None),
+    ("ReLU2", "output_post"): (2.20, 1.77, 5.35, 1.53),
+    ("ReLU2-Neg", "hidden_post"): (0.0, None, 0.0012 * 128, None),
+    ("ReLU2-Neg", "output_post"): (0.0, None, 0.0, None),
+    **{(v, layer): (0.0, None, 0.0, None) for v in ("Abs", "Abs2", "Abs2-Neg")
+       for layer in ("hidden_post", "output_post")},
+}
+# Layer clamp probe "50% accuracy loss" points, % of the range from its bottom: {variant: (from below, from above)}.
+NOTES_CLAMP = {"Abs2-Neg": (38, 35), "Abs": (35, 30), "Abs2": (15, 8), "ReLU2-Neg": (11, 1), "ReLU": (9, 1),
+               "ReLU2": (8, 1)}
+# The paper's own t-tests (results section, n = 20 each) on the discussion text's (mean, std):
+# {(A, B): (published t, (mean A, std A), (mean B, std B))}.
+PAPER_T = {("ReLU2", "ReLU2-Neg"): (-17.33, _TEXT["ReLU2"], _TEXT["ReLU2-Neg"]),
+           ("Abs2", "Abs2-Neg"): (8.97, _TEXT["Abs2"], _TEXT["Abs2-Neg"])}

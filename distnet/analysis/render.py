@@ -87,6 +87,61 @@ def pairs_section(rep: dict) -> list[str]:
     if rep.get("untested_pairs"):
         lines += ["", "Not tested against each other, because their runs differ in protocol: " + "; ".join(
             f"{u['a']} vs {u['b']} ({', '.join(u['differs'])})" for u in rep["untested_pairs"]) + "."]
+    return lines + [""] + paper_t_section(rep)
+
+
+def paper_t_section(rep: dict) -> list[str]:
+    lines = ["### The paper's own test, from its published numbers",
+             "The paper calls its tests paired; its t values are an unpaired equal-variance two-sample t-test on the "
+             "discussion text's means and stds with n = 20 each, the stds read as population stds (ddof 0). Beside "
+             "the Welch and paired tests above, which use this run's seeds.", "",
+             "| pair | published t | t, stds as ddof 0 | t, stds as ddof 1 | ddof-0 t over the published rounding |",
+             "|---|---|---|---|---|"]
+    for r in rep.get("paper_t", []):
+        lo, hi = r["t_ddof0_rounding_range"]
+        lines.append(f"| {r['a']} vs {r['b']} | {r['published_t']:.2f} | {r['t_ddof0']:.2f} | {r['t_ddof1']:.2f} | "
+                     f"[{lo:.2f}, {hi:.2f}] |")
+    return lines
+
+
+def _notes_count(mean, std) -> str:
+    return f"{mean:.2f}" + (f" +/- {std:.2f}" if std is not None else "")
+
+
+def author_section(rep: dict) -> list[str]:
+    a = rep.get("author") or {}
+    if not a.get("activity") and not a.get("clamp"):
+        return []
+    lines = ["## The author's statistics, by the released scripts' definitions, vs published",
+             "distnet.analysis.author_stats states the definitions (analyze_dead_nodes.py, "
+             "analyze_layer_perturbation.py). Published: the author's notes, 20 runs of the paper's protocol; a run "
+             "with another protocol is not comparable number for number.", "",
+             "Dead and rarely active units (rare: active on fewer than 1% of the split's inputs, dead included; "
+             "mean +/- std over seeds, ddof 1):", "",
+             "| variant | split | layer | units | dead | rarely active | rarely active % | vs published: dead | "
+             "vs published: rarely active |", "|" + "---|" * 9]
+    for r in a.get("activity", []):
+        n = r["notes"]
+        lines.append(f"| {r['name']} | {r['split']} | {r['layer']} | {r['units']} | "
+                     f"{r['dead']['mean']:.2f} +/- {fmt_num(r['dead']['std'])} | "
+                     f"{r['rare']['mean']:.2f} +/- {fmt_num(r['rare']['std'])} | {r['rare']['pct']:.2f} | "
+                     + (f"{_notes_count(n['dead'], n['dead_std'])} | {_notes_count(n['rare'], n['rare_std'])} |"
+                        if n else "n/a | n/a |"))
+    lines += ["", "Layer clamp probe: where accuracy halves, % of the range counted from its bottom (mean over the "
+              "seeds that halve; the script's definition in the last step, also on the seed-mean curve):", "",
+              "| variant | definition | from below | from above | seeds halving (below, above) | "
+              "vs published: below | vs published: above |", "|" + "---|" * 7]
+    for r in a.get("clamp", []):
+        n = r["notes"] or {}
+        for i, st in enumerate(r["steps"]):
+            last = i == len(r["steps"]) - 1
+            pub = (f"{n['below']} | {n['above']} |" if n else "n/a | n/a |") if last else " | |"
+            lines.append(f"| {r['name']} | {st['definition']} | {fmt_num(st['below'], '{:.1f}')} | "
+                         f"{fmt_num(st['above'], '{:.1f}')} | {st['halved'][0]}, {st['halved'][1]} of {st['seeds']} | "
+                         + pub)
+        mc = r["mean_curve"]
+        lines.append(f"| {r['name']} | the script's definition, on the seed-mean curve | {fmt_num(mc['below'], '{:.1f}')} | "
+                     f"{fmt_num(mc['above'], '{:.1f}')} | | {n.get('below', 'n/a')} | {n.get('above', 'n/a')} |")
     return lines
 
 
@@ -206,7 +261,7 @@ def ood_section(rep: dict) -> list[str]:
 def markdown(rep: dict, figures: list[str]) -> str:
     """report.md: every section, then the figures (paths relative to the report)."""
     sections = [accuracy_section, units_section, probes_section, geometry_section, input_prototypes_section,
-                ood_section, pairs_section, published_section]
+                ood_section, pairs_section, published_section, author_section]
     lines = ["# Variant comparison", "", f"Run folders: {', '.join(rep['dirs'])}"]
     for section in sections:
         body = section(rep)

@@ -30,6 +30,16 @@ def welch_from_stats(mean_a: float, std_a: float, n_a: int, mean_b: float, std_b
     return {"t": float(res.statistic), "p": float(res.pvalue)}
 
 
+def two_sample_from_stats(mean_a: float, std_a: float, mean_b: float, std_b: float, n: int = 20,
+                          ddof0: bool = True) -> dict:
+    """The paper's own test: an unpaired, equal-variance two-sample t-test on published (mean, std) pairs with n
+    runs each. With ddof0 the stds are read as population stds (ddof = 0, scaled by n / (n - 1) to sample
+    variances), the reading that reproduces the paper's t values: t, p."""
+    k = math.sqrt(n / (n - 1)) if ddof0 else 1.0
+    res = sps.ttest_ind_from_stats(mean_a, std_a * k, n, mean_b, std_b * k, n, equal_var=True)
+    return {"t": float(res.statistic), "p": float(res.pvalue)}
+
+
 def cohens_d(a, b) -> float:
     """Cohen's d with the pooled standard deviation (ddof=1)."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)

@@ -178,11 +178,12 @@ def prototype_geometry(model, params_S, x_NxD, y_N, classes, batch=None) -> dict
     """Where each class sits relative to the output layer, in hidden space (hidden_post class means m_k).
 
     Linear heads: signed distance of m_k to output hyperplane c, (S, class k, unit c).
-    OffsetL2 heads: Euclidean distance of centre mu_c to m_k, (S, unit c, class k), and the nearest class.
+    Centred heads (OffsetL2, RBF, MD): Euclidean distance of centre mu_c to m_k, (S, unit c, class k), and the
+    nearest class.
     """
     m_SxCxH = class_means(model, params_S, x_NxD, y_N, classes, "hidden_post", batch)
     out = jax.tree_util.tree_map(lambda a: np.asarray(a, np.float32), params_S["output"])
-    if model.spec.head == "offsetl2":
+    if "mu" in out:
         d_SxCxK = np.linalg.norm(out["mu"][:, :, None, :] - m_SxCxH[:, None, :, :], axis=-1)
         nearest = np.argmin(np.where(np.isnan(d_SxCxK), np.inf, d_SxCxK), axis=-1)   # absent classes: NaN
         return {"centre_distance": d_SxCxK, "nearest_class": nearest,

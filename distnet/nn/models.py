@@ -1,9 +1,10 @@
-"""The variant registry: the paper's 16 model names -> flax.linen Modules.
+"""The variant registry: the paper's 16 model names and six distance heads -> flax.linen Modules.
 
 Every variant is `hidden Linear -> act -> output layer [-> act] [-> Neg]` on D inputs (784 for MNIST).
 Parameter names are public API:
 params["hidden"]["kernel"] (D x H), params["hidden"]["bias"] (H,), params["output"]["kernel"] (H x C),
-params["output"]["bias"] (-Bias variants), params["output"]["mu"] and ["alpha"] (C x H, OffsetL2 variants).
+params["output"]["bias"] (-Bias variants), params["output"]["mu"] and ["alpha"] (C x H, OffsetL2 variants),
+["mu"] and ["log_precision"] (C x H, RBF variants), ["mu"] (C x H) and ["P"] (C x R x H, MD variants; heads.py).
 
 Layer values are sown into the "intermediates" collection, so
 `model.apply(variables, x, mutable=["intermediates"])` also returns every layer's pre- and
@@ -19,7 +20,7 @@ import jax
 import jax.numpy as jnp
 
 from distnet.config import ConfigError
-from distnet.nn import layers
+from distnet.nn import heads, layers
 
 ACTIVATIONS = {"relu": jax.nn.relu, "abs": layers.abs_act}
 
@@ -27,7 +28,7 @@ ACTIVATIONS = {"relu": jax.nn.relu, "abs": layers.abs_act}
 @dataclasses.dataclass(frozen=True)
 class Spec:
     act: str                 # first-layer activation: relu | abs
-    head: str = "linear"     # output layer: linear | offsetl2
+    head: str = "linear"     # output layer: linear | offsetl2 | rbf | md (heads.py)
     out_act: str | None = None  # activation after the output layer (ReLU2/Abs2 families)
     neg: bool = False        # negate the final output (the -Neg families)
     out_bias: bool = False   # bias on the output Linear (the -Bias families)
@@ -42,6 +43,9 @@ def _registry() -> dict[str, Spec]:
             reg[f"{A}2-Neg{suffix}"] = Spec(act, out_act=act, neg=True, out_bias=bias)
         reg[f"{A}-L2"] = Spec(act, head="offsetl2")
         reg[f"{A}-L2-Neg"] = Spec(act, head="offsetl2", neg=True)
+        reg[f"{A}-RBF"] = Spec(act, head="rbf")    # its logit is already a log-similarity: no -Neg twin
+        reg[f"{A}-MD"] = Spec(act, head="md")
+        reg[f"{A}-MD-Neg"] = Spec(act, head="md", neg=True)
     return reg
 
 
@@ -49,7 +53,9 @@ REGISTRY: dict[str, Spec] = _registry()
 MAIN = ("ReLU", "Abs", "ReLU2", "Abs2", "ReLU2-Neg", "Abs2-Neg")
 BIAS = tuple(f"{n}-Bias" for n in MAIN)
 OFFSETL2 = ("ReLU-L2", "ReLU-L2-Neg", "Abs-L2", "Abs-L2-Neg")
-NAMES = MAIN + BIAS + OFFSETL2
+HEADS = ("ReLU-RBF", "Abs-RBF", "ReLU-MD", "ReLU-MD-Neg", "Abs-MD", "Abs-MD-Neg")   # not trained in the paper
+PAPER = MAIN + BIAS + OFFSETL2      # the variants the paper trains and publishes numbers for
+NAMES = PAPER + HEADS
 
 
 class MLP(nn.Module):
@@ -59,6 +65,7 @@ class MLP(nn.Module):
     hidden: int = 128
     classes: int = 10
     offsetl2_form: str = "paper"
+    md_rank: int = 0         # rows of each MD head's P_c (0 = hidden, full rank)
 
     @nn.compact
     def __call__(self, x_BxD, clamp=None):
@@ -70,6 +77,10 @@ class MLP(nn.Module):
         h_post = clip("hidden_post", act(h_pre))
         if s.head == "offsetl2":
             o_pre = layers.OffsetL2(self.classes, form=self.offsetl2_form, name="output")(h_post)
+        elif s.head == "rbf":
+            o_pre = heads.RBF(self.classes, name="output")(h_post)
+        elif s.head == "md":
+            o_pre = heads.MD(self.classes, rank=self.md_rank, name="output")(h_post)
         else:
             o_pre = layers.Linear(self.classes, use_bias=s.out_bias, name="output")(h_post)
         o_post = clip("output_post", ACTIVATIONS[s.out_act](o_pre) if s.out_act else o_pre)
@@ -86,17 +97,20 @@ def check_names(names) -> None:
             raise ConfigError(f"unknown variant {name!r}; valid variants are: {', '.join(NAMES)}")
 
 
-def get(name: str, hidden: int = 128, classes: int = 10, offsetl2_form: str = "paper") -> MLP:
+def get(name: str, hidden: int = 128, classes: int = 10, offsetl2_form: str = "paper", md_rank: int = 0) -> MLP:
     """The flax Module of a variant by its paper name, e.g. get("Abs2-Neg")."""
     check_names([name])
     layers.check_form(offsetl2_form)
-    return MLP(REGISTRY[name], hidden=hidden, classes=classes, offsetl2_form=offsetl2_form)
+    heads.check_rank(md_rank, hidden)
+    return MLP(REGISTRY[name], hidden=hidden, classes=classes, offsetl2_form=offsetl2_form, md_rank=md_rank)
 
 
 def from_config(cfg, classes: int, variant: str) -> MLP:
     """The Module of `variant` as a config (a ConfigDict or its to_dict(), e.g. config.json's "config") sets
-    it up: hidden width and OffsetL2 form; `classes` comes from the data."""
-    return get(variant, hidden=cfg["hidden"], classes=classes, offsetl2_form=cfg["offsetl2_form"])
+    it up: hidden width, OffsetL2 form and MD rank (absent from folders older than the field: full rank);
+    `classes` comes from the data."""
+    return get(variant, hidden=cfg["hidden"], classes=classes, offsetl2_form=cfg["offsetl2_form"],
+               md_rank=cfg.get("md_rank", 0))
 
 
 def in_paper_order(names) -> list[str]:
@@ -107,11 +121,11 @@ def in_paper_order(names) -> list[str]:
 
 def param_twin(model):
     """The module whose `init` gives exactly `model`'s initial parameters: for a variant, the one with the same
-    parameter shapes and no parameter-free choices (activations, Neg and the OffsetL2 form draw nothing). The
+    parameter shapes and no parameter-free choices (activations, Neg, the OffsetL2 form and md_rank outside MD heads draw nothing). The
     trainer compiles one init program per twin, so the six main variants share one."""
     if isinstance(model, MLP):
         return model.clone(spec=Spec("relu", head=model.spec.head, out_bias=model.spec.out_bias),
-                           offsetl2_form="paper")
+                           offsetl2_form="paper", md_rank=model.md_rank if model.spec.head == "md" else 0)
     return model
 
 

@@ -11,7 +11,7 @@ import dataclasses
 import numpy as np
 
 from distnet import config, data
-from distnet.nn import layers, models, split
+from distnet.nn import heads, layers, models, split
 from distnet.run import trainer
 
 
@@ -45,6 +45,7 @@ def validate(cfg) -> list[str]:
     config.check(cfg)
     trainer.check(cfg.matmul_precision, cfg.split)
     layers.check_form(cfg.offsetl2_form)
+    heads.check_rank(cfg.md_rank, cfg.hidden)
     data.check_config(cfg.data)
     return variants
 
