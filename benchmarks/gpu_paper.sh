@@ -19,7 +19,7 @@ EPOCHS=${EPOCHS:-5000}; SEEDS=${SEEDS:-20}; SPLIT=${SPLIT:-auto}; PRECISION=${PR
 VARIANTS=${VARIANTS:-ReLU,Abs,ReLU2,Abs2,ReLU2-Neg,Abs2-Neg}; ROW_EPOCHS=${ROW_EPOCHS:-50}; N_TRAIN=${N_TRAIN:-0}
 OUTDIR=${OUTDIR:-runs/gpu_paper}; STEPS=${STEPS:-rows profile study analyze determinism}
 BUDGET_S=${BUDGET_S:-0}; TORCH_DEVICE=${TORCH_DEVICE:-cuda}; PY=${PY:-python3}
-export PYTHONUNBUFFERED=1 PYTHONPATH="$(pwd)${PYTHONPATH:+:$PYTHONPATH}"
+export PYTHONUNBUFFERED=1 PYTHONPATH="$(pwd)/src${PYTHONPATH:+:$PYTHONPATH}"   # no install on the GPU machine
 mkdir -p "$OUTDIR"
 start=$(date +%s)
 left() { [ "$BUDGET_S" -eq 0 ] && echo 100000 || echo $(( BUDGET_S - ($(date +%s) - start) )); }

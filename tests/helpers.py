@@ -16,10 +16,11 @@ import jax.numpy as jnp
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+SRC = ROOT / "src"           # the package lives in src/ (src layout); tests import this checkout's code
+if str(SRC) not in sys.path:
+    sys.path.insert(0, str(SRC))
 
-from distnet import data  # noqa: E402  (needs ROOT on sys.path)
+from distnet import data  # noqa: E402  (needs SRC on sys.path)
 from distnet.nn import models  # noqa: E402
 
 
@@ -37,7 +38,7 @@ def train_process(*args, env: dict | None = None, wait: bool = True, timeout: fl
     env: variables to set on top of this process's (None as a value removes one); DISTNET_FAULT is never
     inherited, so only a test that asks for a fault gets one."""
     full = {k: v for k, v in os.environ.items() if k != "DISTNET_FAULT"}
-    full["PYTHONPATH"] = str(ROOT)
+    full["PYTHONPATH"] = str(SRC)
     for k, v in (env or {}).items():
         if v is None:
             full.pop(k, None)

@@ -13,7 +13,7 @@ import pytest
 
 from distnet.run import checkpoint, files, folder
 
-from helpers import ROOT
+from helpers import SRC
 
 
 def test_save_restore_roundtrip_and_latest(tmp_path):
@@ -150,7 +150,7 @@ except OSError as e:
 
 
 def test_a_file_size_limit_inside_the_orbax_write_is_the_os_error_named_after_the_step(tmp_path):
-    r = subprocess.run([sys.executable, "-c", FSIZE, str(ROOT), str(tmp_path)], capture_output=True, text=True,
+    r = subprocess.run([sys.executable, "-c", FSIZE, str(SRC), str(tmp_path)], capture_output=True, text=True,
                        timeout=300, env={**os.environ, "JAX_PLATFORMS": "cpu"})
     assert f"errno {errno.EFBIG} file {tmp_path / 'checkpoints' / '10'} cause ValueError" in r.stdout, r.stderr[-3000:]
     assert "Traceback" not in r.stderr           # Orbax's own error log with its traceback is not shown

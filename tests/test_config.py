@@ -8,7 +8,7 @@ import pytest
 
 from distnet import config
 
-from helpers import ROOT, load_config
+from helpers import ROOT, SRC, load_config
 
 
 @pytest.mark.parametrize("field, value, says", [
@@ -55,10 +55,10 @@ def test_diff_names_every_protocol_field_that_differs_including_nested_data_fiel
 def test_config_files_load_without_importing_jax():
     code = ("import sys; sys.path.insert(0, sys.argv[1]); import importlib.util as u\n"
             "for name in ('default', 'smoke', 'paper_table1', 'paper_bias', 'paper_offsetl2'):\n"
-            "    s = u.spec_from_file_location(name, f'{sys.argv[1]}/configs/{name}.py'); m = u.module_from_spec(s)\n"
+            "    s = u.spec_from_file_location(name, f'{sys.argv[2]}/configs/{name}.py'); m = u.module_from_spec(s)\n"
             "    s.loader.exec_module(m); m.get_config()\n"
             "print('jax' in sys.modules)")
-    r = subprocess.run([sys.executable, "-c", code, str(ROOT)], capture_output=True, text=True, timeout=60)
+    r = subprocess.run([sys.executable, "-c", code, str(SRC), str(ROOT)], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and r.stdout.strip() == "False", r.stderr
 
 

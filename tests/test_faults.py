@@ -12,7 +12,7 @@ import pytest
 
 from distnet.run import faults
 
-from helpers import ROOT
+from helpers import SRC
 
 
 def test_a_signal_inside_stopping_is_recorded_not_fatal():
@@ -40,7 +40,7 @@ def test_point_kills_the_process_the_nth_time_the_event_is_reached():
     code = ("import sys; sys.path.insert(0, sys.argv[1]); from distnet.run import faults\n"
             "for i in range(5):\n    print(i, flush=True); faults.point('tick')")
     env = {**os.environ, faults.ENV: "after:tick:3:SIGTERM"}
-    r = subprocess.run([sys.executable, "-c", code, str(ROOT)], env=env, capture_output=True, text=True, timeout=60)
+    r = subprocess.run([sys.executable, "-c", code, str(SRC)], env=env, capture_output=True, text=True, timeout=60)
     assert r.returncode == -signal.SIGTERM and r.stdout.split() == ["0", "1", "2"]
 
 
@@ -50,6 +50,6 @@ def test_fsize_makes_every_later_write_fail_as_on_a_full_disk(tmp_path):
             "try:\n    with open(sys.argv[2], 'w') as f:\n        f.write('after')\n"
             "except OSError as e:\n    print('errno', e.errno)")
     env = {**os.environ, faults.ENV: "after:tick:1:FSIZE"}
-    r = subprocess.run([sys.executable, "-c", code, str(ROOT), str(tmp_path / "f")], env=env, capture_output=True,
+    r = subprocess.run([sys.executable, "-c", code, str(SRC), str(tmp_path / "f")], env=env, capture_output=True,
                        text=True, timeout=60)
     assert r.returncode == 0 and r.stdout.split() == ["errno", str(errno.EFBIG)], r.stderr

@@ -15,7 +15,7 @@ import pytest
 
 from distnet.run import files
 
-from helpers import ROOT, strict_json
+from helpers import SRC, strict_json
 
 
 def test_non_finite_numbers_are_written_as_null(tmp_path):
@@ -87,7 +87,7 @@ def test_a_held_lock_refuses_a_second_holder_by_name_and_frees_on_exit(tmp_path)
 def test_the_lock_dies_with_its_process_even_on_sigkill(tmp_path):
     code = ("import sys, time; sys.path.insert(0, sys.argv[1]); from distnet.run import files\n"
             "with files.lock(sys.argv[2], 'child'):\n    print('locked', flush=True); time.sleep(600)")
-    p = subprocess.Popen([sys.executable, "-c", code, str(ROOT), str(tmp_path / "lock")], stdout=subprocess.PIPE,
+    p = subprocess.Popen([sys.executable, "-c", code, str(SRC), str(tmp_path / "lock")], stdout=subprocess.PIPE,
                          text=True)
     try:
         assert p.stdout.readline().strip() == "locked"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from helpers import ROOT
+from helpers import SRC
 
 PARTS = {"distnet.config": 0, "distnet.data": 1, "distnet.nn": 2, "distnet.run": 3, "distnet.analysis": 4}
 
@@ -15,15 +15,15 @@ def part(module: str) -> int:
 
 
 def _is_module(name: str) -> bool:
-    path = ROOT / Path(*name.split("."))
+    path = SRC / Path(*name.split("."))
     return path.with_suffix(".py").exists() or (path / "__init__.py").exists()
 
 
 def imports() -> dict[str, set[str]]:
     """{module: the distnet modules it imports}, read from the source."""
     out = {}
-    for path in (ROOT / "distnet").rglob("*.py"):
-        name = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+    for path in (SRC / "distnet").rglob("*.py"):
+        name = ".".join(path.relative_to(SRC).with_suffix("").parts).removesuffix(".__init__")
         found = set()
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("distnet"):

@@ -18,7 +18,7 @@ from distnet.nn import models
 from distnet.run import trainer
 
 import reference
-from helpers import ROOT, assert_leaves_close, assert_metrics_close, near_ties, small_data, tiny_dataset
+from helpers import SRC, assert_leaves_close, assert_metrics_close, near_ties, small_data, tiny_dataset
 
 
 @pytest.mark.parametrize("name,form", [(n, "paper") for n in models.NAMES] + [("Abs-L2-Neg", "code"), ("ReLU-L2", "code")])
@@ -262,7 +262,7 @@ def test_seeds_sharded_over_four_devices_equal_one_device(tmp_path):
     # the 4 devices on top of the caller's XLA_FLAGS (an --xla_cpu_max_isa, say), not instead of them
     flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=4".strip()
     env = {**os.environ, "XLA_FLAGS": flags, "JAX_PLATFORMS": "cpu"}
-    r = subprocess.run([sys.executable, "-c", SHARDED, str(ROOT), str(tmp_path / "out.npz")], env=env,
+    r = subprocess.run([sys.executable, "-c", SHARDED, str(SRC), str(tmp_path / "out.npz")], env=env,
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0 and "sharded ok" in r.stdout, r.stderr[-2000:]
     with np.load(tmp_path / "out.npz") as f:

@@ -19,7 +19,7 @@ import pytest
 
 from distnet.run import checkpoint, folder
 
-from helpers import DAMAGED_FILES, ROOT, idx_bytes, make_idx_folder
+from helpers import DAMAGED_FILES, ROOT, SRC, idx_bytes, make_idx_folder
 from runcheck import VARIANTS, assert_same_run
 
 
@@ -198,7 +198,7 @@ def test_a_file_size_limit_inside_a_checkpoint_write_is_one_sentence_then_resume
 
 def _report(run, out, fault=None):
     env = {**{k: v for k, v in os.environ.items() if k != "DISTNET_FAULT"}, "JAX_PLATFORMS": "cpu",
-           "PYTHONPATH": str(ROOT), **({"DISTNET_FAULT": fault} if fault else {})}
+           "PYTHONPATH": str(SRC), **({"DISTNET_FAULT": fault} if fault else {})}
     return subprocess.run([sys.executable, "-m", "distnet.analysis.report", str(run), "--out", str(out)], cwd=ROOT,
                           env=env, capture_output=True, text=True, timeout=300)
 
