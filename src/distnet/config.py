@@ -11,6 +11,7 @@ fields in distnet.data. `distnet.run.plan.validate` runs every check before anyt
 from __future__ import annotations
 
 import inspect
+import itertools
 import math
 import re
 
@@ -43,12 +44,15 @@ def base() -> ml_collections.ConfigDict:
     c.seed = 0                           # seed index i trains from fold_in(PRNGKey(seed), i)
     c.num_seeds = 20                     # seeds trained at once, each from its own key
     c.epochs = 5000                      # full-batch epochs (one SGD step each)
-    c.lr = 1e-3                          # plain SGD learning rate
+    c.lr = 1e-3                          # plain SGD learning rate (when lrs is empty)
+    c.lrs = ()                           # learning rates swept as lanes beside the seeds, e.g. (1e-4, 1e-3); () = (lr,)
+    c.init_scales = (1.0,)               # multipliers of every Linear's PyTorch-default init bound, swept as lanes
+    c.weight_decays = (0.0,)             # L2 coefficients (SGD on loss + wd/2 ||params||^2), swept as lanes
     c.hidden = 128                       # first-layer units
     c.eval_every = 1                     # record train loss/acc and test acc every this many epochs
     c.checkpoint_every = 1000            # epochs between checkpoints (also at step 0 and at the end)
     c.chunk_epochs = 100                 # epochs per compiled scan: progress and NaN checks happen between
-    c.seed_chunk = 0                     # train at most this many seeds at once (0 = all): bounds memory
+    c.seed_chunk = 0                     # train at most this many seeds at once (0 = all): bounds memory (a sweep's points run in turn)
     c.distributed = False                # multi-host: call jax.distributed.initialize(), shard seeds over all hosts
     c.matmul_precision = "highest"       # full fp32: on GPU the default (TF32/bf16) changes results
     c.split = "auto"                     # first layer as exact 16-bit parts on matmul units: auto|off|bf16|fp16
@@ -109,6 +113,7 @@ def check(cfg) -> None:
         raise ConfigError(f"config.seed_chunk={cfg.seed_chunk!r} must be an integer >= 0 (0 = all seeds at once)")
     if not isinstance(cfg.lr, (int, float)) or not math.isfinite(cfg.lr) or cfg.lr <= 0:
         raise ConfigError(f"config.lr={cfg.lr!r} must be a finite number > 0")
+    check_sweep(cfg)
     if cfg.epochs % cfg.eval_every:
         raise ConfigError(f"config.eval_every={cfg.eval_every} must divide config.epochs={cfg.epochs}")
     if cfg.checkpoint_every % cfg.eval_every:
@@ -122,12 +127,68 @@ def check(cfg) -> None:
 
 
 def protocol(cfg) -> dict:
-    """The fields that define the experiment, as plain JSON-able values."""
+    """The fields that define the experiment, as plain JSON-able values. The sweep fields are included only where
+    they sweep (differ from their single-value defaults), so a single-value run's protocol is what it always was
+    and folders written before sweeps existed still resume."""
     d = cfg.to_dict()
     out = {k: d[k] for k in PROTOCOL_FIELDS}
     if d.get("md_rank", 0):   # recorded only when set, so folders written before the field still resume
         out["md_rank"] = d["md_rank"]
+    for field, default in SWEEP_DEFAULTS.items():
+        if tuple(d.get(field, default)) != default:
+            out[field] = list(d[field])
     return out
+
+
+# --- sweeps: lanes beside the seeds ------------------------------------------------------------------------
+# A sweep point is one (lr, init_scale, weight_decay) of the cross product of config.lrs x init_scales x
+# weight_decays (lr-major). Lane i of a variant is point i // num_seeds trained from seed index i % num_seeds:
+# every point starts from the same seeds, so points can be compared seed by seed.
+
+SWEEP_DEFAULTS = {"lrs": (), "init_scales": (1.0,), "weight_decays": (0.0,)}
+SWEEP_AXES = (("lr", "lrs"), ("init_scale", "init_scales"), ("weight_decay", "weight_decays"))
+
+
+def sweep_axes(cfg) -> dict[str, list[float]]:
+    """{"lr": [...], "init_scale": [...], "weight_decay": [...]} of a config (a ConfigDict or its to_dict())."""
+    return {"lr": [float(v) for v in (cfg["lrs"] if cfg.get("lrs") else (cfg["lr"],))],
+            "init_scale": [float(v) for v in cfg.get("init_scales", (1.0,))],
+            "weight_decay": [float(v) for v in cfg.get("weight_decays", (0.0,))]}
+
+
+def sweep_points(cfg) -> list[dict[str, float]]:
+    """Every point of the sweep, in lane order (lr-major); one point for a single-value config."""
+    axes = sweep_axes(cfg)
+    return [dict(zip(axes, values)) for values in itertools.product(*axes.values())]
+
+
+def lanes_record(cfg) -> dict:
+    """What config.json records of the lanes: the axes, the points and each lane's values."""
+    points, seeds = sweep_points(cfg), cfg["num_seeds"]
+    lanes = {k: [p[k] for p in points for _ in range(seeds)] for k in points[0]}
+    return {"axes": sweep_axes(cfg), "points": points, "seeds": seeds,
+            "order": "lane = point * seeds + seed index", **lanes,
+            "seed_index": [s for _ in points for s in range(seeds)]}
+
+
+def check_sweep(cfg) -> None:
+    """lrs > 0, init_scales > 0, weight_decays >= 0, all finite, none twice, init_scales and weight_decays not
+    empty."""
+    for field, low, strict in (("lrs", 0.0, True), ("init_scales", 0.0, True), ("weight_decays", 0.0, False)):
+        values = cfg[field]
+        if not isinstance(values, (tuple, list)) or (field != "lrs" and not values):
+            raise ConfigError(f"config.{field}={values!r} must be a non-empty tuple of numbers, e.g. "
+                              f"--config.{field}='{SWEEP_EXAMPLES[field]}'")
+        for v in values:
+            if (not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v)
+                    or (v <= low if strict else v < low)):
+                raise ConfigError(f"config.{field}={tuple(values)!r}: every value must be a finite number "
+                                  f"{'>' if strict else '>='} {low:g}, not {v!r}")
+        if len(set(values)) != len(values):
+            raise ConfigError(f"config.{field}={tuple(values)!r} lists a value twice; give each value once")
+
+
+SWEEP_EXAMPLES = {"lrs": "(1e-4,1e-3)", "init_scales": "(0.5,1.0,2.0)", "weight_decays": "(0.0,1e-4)"}
 
 
 def identity(d: dict) -> dict:

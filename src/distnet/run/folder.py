@@ -6,7 +6,10 @@
     DIR/<variant>/config.json             the config as resolved, its protocol fields, the first layer that ran,
                                           the data's provenance (source, files, SHA-256s) and library versions
     DIR/<variant>/truth.npz               the data's known generating parameters (synthetic Gaussians only)
-    DIR/<variant>/metrics.npz             epoch (E,), train_loss / train_acc / test_acc (seeds, E)
+    DIR/<variant>/metrics.npz             epoch (E,), train_loss / train_acc / test_acc (lanes, E), and
+                                          diverged_epoch (lanes,) if a lane went NaN/Inf (NaN metrics from it on).
+                                          Lanes are the seeds, or for a sweep point * seeds + seed index
+                                          (config.json's "lanes" names each lane's values)
     DIR/<variant>/metrics.csv             the same as a tidy table (variant, seed, epoch, metrics), written
                                           with summary.json when the variant ends
     DIR/<variant>/tensorboard/            TensorBoard event files, when config.tensorboard (distnet.run.tensorboard)
@@ -103,12 +106,16 @@ def load_truth(vdir) -> dict | None:
 
 
 def save_metrics(vdir, epoch_E: np.ndarray, metrics: dict) -> None:
+    """metrics: METRICS (lanes, E), and optionally "diverged_epoch" (lanes,), written only when a lane diverged."""
     arrays = {"epoch": np.asarray(epoch_E, np.int64), **{k: np.asarray(metrics[k], np.float32) for k in METRICS}}
+    if np.any(metrics.get("diverged_epoch", 0)):
+        arrays["diverged_epoch"] = np.asarray(metrics["diverged_epoch"], np.int64)
     files.atomic_write(Path(vdir) / "metrics.npz", lambda f: np.savez(f, **arrays))
 
 
 def load_metrics(vdir) -> dict[str, np.ndarray]:
-    """{"epoch": (E,), "train_loss"/"train_acc"/"test_acc": (seeds, E)} (RunFileError unless it is exactly that)."""
+    """{"epoch": (E,), "train_loss"/"train_acc"/"test_acc": (lanes, E)[, "diverged_epoch": (lanes,)]} (RunFileError
+    unless it is exactly that)."""
     path = Path(vdir) / "metrics.npz"
     fix = f"restore it from a copy, or delete {Path(vdir)} and rerun train.py to train this variant again"
     try:

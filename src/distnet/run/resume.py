@@ -22,13 +22,19 @@ from distnet.run.plan import Plan
 
 @dataclasses.dataclass
 class State:
-    """A variant's training so far: at `epoch`, its params (leading seed axis), every recorded metric (seeds, E)
-    with the epochs they belong to (E,), and the seconds trained before this process took over."""
+    """A variant's training so far: at `epoch`, its params (leading lane axis: the seeds, or a sweep's points x
+    seeds), every recorded metric (lanes, E) with the epochs they belong to (E,), the seconds trained before this
+    process took over, and per lane the epoch it went NaN/Inf (0: still training; such a lane is masked)."""
     epoch: int
     params: object
     metrics: dict[str, np.ndarray]
     epochs: np.ndarray
     wall_s: float
+    diverged: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.diverged is None:
+            self.diverged = np.zeros(len(self.metrics[folder.METRICS[0]]), np.int64)
 
     def advance(self, params, new: trainer.Metrics, plan: Plan) -> None:
         """Take one chunk's params and metrics (seeds, chunk // eval_every)."""
@@ -62,7 +68,11 @@ def _at(vdir, saved: dict, step: int, eval_every: int) -> State:
     if folder.metrics_digest(epochs, metrics) != record.get("metrics_sha256"):
         raise checkpoint.Damaged(f"{Path(vdir) / 'metrics.npz'} up to epoch {step} is not the record saved with "
                                  f"the checkpoint at epoch {step} (a copy from another run?)")
-    return State(step, folder.load_params(vdir, step), metrics, epochs, folder.checkpoint_wall_time(vdir, step))
+    diverged = saved.get("diverged_epoch")
+    if diverged is not None:
+        diverged = np.where(diverged <= step, diverged, 0)   # lanes that went bad later are recomputed
+    return State(step, folder.load_params(vdir, step), metrics, epochs, folder.checkpoint_wall_time(vdir, step),
+                 diverged)
 
 
 def from_checkpoint(vdir, plan: Plan, log=print) -> State | None:

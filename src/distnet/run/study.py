@@ -1,7 +1,8 @@
 """A study: every variant of a config, all seeds at once, chunk by chunk into a run folder.
 
-The chunk loop is the protocol: train a chunk, record its metrics, stop a variant whose loss or params went
-NaN/Inf (the other variants still run), report progress, checkpoint when due. Where a variant starts (fresh or
+The chunk loop is the protocol: train a chunk, record its metrics and the lanes (seeds, or a sweep's points x
+seeds) that went NaN/Inf (the program masks them; the other lanes go on, and a variant stops only when every lane
+has), report progress, checkpoint when due. Where a variant starts (fresh or
 from its newest checkpoint) is distnet.run.resume's; what the config derives, distnet.run.plan's; every file,
 distnet.run.folder's. SIGINT/SIGTERM stop after the current chunk with a checkpoint (distnet.run.faults).
 """
@@ -76,22 +77,17 @@ def _duration(seconds: float) -> str:
 
 @jax.jit
 def _finite_params(params) -> jax.Array:
-    """(seeds,) bool: every parameter of that seed is finite (reduced on the device)."""
+    """(lanes,) bool: every parameter of that lane is finite (reduced on the device)."""
     leaves = jax.tree_util.tree_leaves(params)
     return jnp.stack([jnp.isfinite(x).reshape(x.shape[0], -1).all(axis=1) for x in leaves]).all(axis=0)
-
-
-def nonfinite_seeds(params, recent_losses: np.ndarray) -> np.ndarray:
-    """Indices of the seeds whose recent losses (seeds, k) or current params hold a NaN or Inf."""
-    ok = np.isfinite(recent_losses).all(axis=1) & np.asarray(trainer.to_host(_finite_params(params)))
-    return np.flatnonzero(~ok)
 
 
 def config_record(cfg, variant: str, dataset: data.Dataset, device_data: trainer.Data) -> dict:
     """What config.json records: the config as this variant ran it, its protocol, the first layer that ran,
     the data's provenance and the library versions."""
     record = {"variant": variant, "protocol": config.protocol(cfg), "config": cfg.to_dict(),
-              "first_layer": device_data.first_layer, "data": dataset.info, "versions": folder.versions()}
+              "first_layer": device_data.first_layer, "data": dataset.info, "versions": folder.versions(),
+              "lanes": config.lanes_record(cfg)}
     record["config"]["variants"] = variant
     return record
 
@@ -119,8 +115,9 @@ def run_variant(cfg, plan: plans.Plan, variant: str, dataset: data.Dataset, devi
             folder.unfinish(vdir)
 
     model = models.from_config(cfg, dataset.classes, variant)
-    init, run, evaluate = trainer.make_train(model, cfg.lr, cfg.epochs, cfg.eval_every,
-                                             input_dim=dataset.dim).vmapped(seed_chunk=cfg.seed_chunk)
+    lanes = trainer.make_train(model, cfg.lr, cfg.epochs, cfg.eval_every, input_dim=dataset.dim).sweep(
+        trainer.hyper(config.sweep_points(cfg)), seed_chunk=cfg.seed_chunk)
+    init, run, evaluate = lanes.init, lanes.run, lanes.evaluate
     clock = Stopwatch()
     with jax.default_matmul_precision(cfg.matmul_precision):
         state = resume.from_checkpoint(vdir, plan, log)
@@ -138,17 +135,22 @@ def run_variant(cfg, plan: plans.Plan, variant: str, dataset: data.Dataset, devi
             board.metrics(state.epochs, state.metrics)
         while state.epoch < plan.epochs:
             with clock("first_chunk_s" if "first_chunk_s" not in clock.seconds else "chunks_s"):
-                params, new = run(state.params, device_data, plan.chunk)   # the first chunk compiles the program
+                start = state.epoch   # the first chunk compiles the program
+                params, went_bad, new = run(state.params, state.diverged == 0, device_data, plan.chunk)
                 state.advance(params, new, plan)
-            folder.save_metrics(vdir, state.epochs, state.metrics)
+                newly = mark_diverged(state, start, went_bad)
+            folder.save_metrics(vdir, state.epochs, {**state.metrics, "diverged_epoch": state.diverged})
             if board is not None:
                 fresh = plan.chunk // plan.eval_every
                 board.metrics(state.epochs[-fresh:], {k: v[:, -fresh:] for k, v in state.metrics.items()})
             faults.point("chunk_done")
-            bad = nonfinite_seeds(state.params, state.metrics["train_loss"][:, -(plan.chunk // plan.eval_every):])
-            if bad.size:
-                return _diverged(vdir, variant, state, bad, cfg, time.perf_counter() - t0, log)
-            progress(state.epoch, state.metrics["test_acc"][:, -1], final=state.epoch == plan.epochs)
+            if newly.size:
+                log_diverged(log, variant, cfg, state, newly)
+            if state.diverged.all():
+                return _diverged(vdir, variant, state, np.flatnonzero(state.diverged), cfg,
+                                 time.perf_counter() - t0, log)
+            progress(state.epoch, state.metrics["test_acc"][state.diverged == 0, -1],
+                     final=state.epoch == plan.epochs)
             stop = hosts.agree_max(faults.requested())   # every process stops at the same chunk
             if plan.checkpoint_due(state.epoch) or stop:
                 with clock("checkpoint_s"):
@@ -158,10 +160,11 @@ def run_variant(cfg, plan: plans.Plan, variant: str, dataset: data.Dataset, devi
                 raise faults.Interrupted(f"interrupted at epoch {state.epoch} of {variant}; rerun the same command "
                                          f"to resume", stop)
 
-        extra = {}
+        record = config.lanes_record(cfg)
+        extra = summary.lanes_summary(record, state.metrics, state.diverged)
         if summarize is not None:
             with clock("stats_s"):
-                extra["stats"] = summarize(model, trainer.to_host(state.params), dataset)
+                add_statistics(extra, record, state, lambda p: summarize(model, p, dataset))
     result = summary.variant_summary(variant, {"epoch": state.epochs, **state.metrics}, time.perf_counter() - t0,
                                      seeds=cfg.num_seeds, seed=cfg.seed, **extra,
                                      timing={k: round(v, 3) for k, v in clock.seconds.items()})
@@ -169,14 +172,61 @@ def run_variant(cfg, plan: plans.Plan, variant: str, dataset: data.Dataset, devi
     return result
 
 
+def mark_diverged(state: resume.State, start: int, went_bad) -> np.ndarray:
+    """Record in state.diverged the lanes that went NaN/Inf in the chunk from epoch `start`: those the program
+    masked (went_bad, counted from 1 in the chunk) and, as a last net, any whose params are not finite now (marked
+    at the chunk's end). Returns the lanes newly marked."""
+    went_bad = np.asarray(trainer.to_host(went_bad))
+    fresh = state.diverged == 0
+    at = np.where(went_bad > 0, start + went_bad, 0)
+    at = np.where((at == 0) & ~np.asarray(trainer.to_host(_finite_params(state.params))), state.epoch, at)
+    newly = np.flatnonzero(fresh & (at > 0))
+    state.diverged[newly] = at[newly]
+    return newly
+
+
+def log_diverged(log, variant: str, cfg, state: resume.State, lanes: np.ndarray) -> None:
+    points, s = config.sweep_points(cfg), cfg.num_seeds
+    where = ", ".join(f"seed {i % s}" + (f" at {_point_text(points[i // s])}" if len(points) > 1 else "") +
+                      f" (epoch {state.diverged[i]})" for i in lanes)
+    left = int((state.diverged == 0).sum())
+    log(f"{variant}: loss or parameters became NaN/Inf for {where}; masked: "
+        + (f"the other {left} lane(s) go on" if left else "no lane is left"))
+
+
+def _point_text(point: dict) -> str:
+    return ", ".join(f"{k}={v:g}" for k, v in point.items())
+
+
+def add_statistics(extra: dict, record: dict, state: resume.State, summarize) -> None:
+    """The summary statistics of the final params, over the lanes that finished: per point for a sweep; for a
+    single point, extra["stats"] as always (with "stats_lanes" naming the lanes when some diverged)."""
+    params = trainer.to_host(state.params)
+    s = record["seeds"]
+    for i in range(len(record["points"])):
+        lanes = [lane for lane in range(i * s, (i + 1) * s) if state.diverged[lane] == 0]
+        if not lanes:
+            continue
+        stats = summarize(params if len(lanes) == len(state.diverged) else
+                          jax.tree.map(lambda a: np.asarray(a)[lanes], params))
+        if len(record["points"]) > 1:
+            extra["points"][i].update(stats=stats, stats_lanes=lanes)
+        else:
+            extra["stats"] = stats
+            if len(lanes) < s:
+                extra["stats_lanes"] = lanes
+
+
 def _diverged(vdir, variant: str, state: resume.State, seeds: np.ndarray, cfg, wall_s: float, log) -> dict:
     """Record a NaN/Inf loss or params: name the seeds and the first bad epoch; other variants still run."""
-    finite = np.isfinite(state.metrics["train_loss"][seeds]).all(axis=0)
-    first = int(state.epochs[np.argmin(finite)]) if not finite.all() else state.epoch   # params only: seen now
-    log(f"{variant}: loss or parameters became NaN/Inf for seed(s) {seeds.tolist()} by epoch {first}; "
-        f"stopping this variant (lr={cfg.lr} may be too large for data.preprocess={cfg.data.preprocess!r})")
+    first = int(state.diverged[seeds].min())
+    lrs = config.sweep_axes(cfg)["lr"]
+    log(f"{variant}: loss or parameters became NaN/Inf for seed(s) {seeds.tolist()} by epoch {first}; every lane "
+        f"has, so this variant stops (lr={lrs[0] if len(lrs) == 1 else lrs} may be too large for "
+        f"data.preprocess={cfg.data.preprocess!r})")
     result = summary.variant_summary(variant, {"epoch": state.epochs, **state.metrics}, wall_s,
-                                     seeds=cfg.num_seeds, seed=cfg.seed)
+                                     seeds=cfg.num_seeds, seed=cfg.seed,
+                                     **summary.lanes_summary(config.lanes_record(cfg), state.metrics, state.diverged))
     result.update(status="diverged", diverged_seeds=seeds.tolist(), diverged_epoch=first)
     folder.write_summary(vdir, result)
     return result

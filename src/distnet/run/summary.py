@@ -32,14 +32,41 @@ def describe(values, bounds: tuple[float, float] | None = None) -> dict:
     return {"n": n, "mean": mean, "std": std, "ci95": [lo, hi], "min": float(v.min()), "max": float(v.max())}
 
 
+def finals(metrics: dict, lanes=None) -> dict:
+    """describe() of the final test and train accuracy and train loss over `lanes` (default all) that ended
+    finite; over all of them (NaN) when none did."""
+    rows = slice(None) if lanes is None else np.asarray(lanes)
+    out = {}
+    for key, metric, bounds in (("test_acc", "test_acc", ACCURACY), ("final_train_acc", "train_acc", ACCURACY),
+                                ("final_train_loss", "train_loss", None)):
+        v = np.asarray(metrics[metric])[rows, -1]
+        out[key] = describe(v[np.isfinite(v)] if np.isfinite(v).any() else v, bounds)
+    return out
+
+
 def variant_summary(variant: str, metrics: dict, wall_time_s: float, **extra) -> dict:
-    """summary.json of a variant from its metrics ({"epoch": (E,), "test_acc": (S, E), ...})."""
+    """summary.json of a variant from its metrics ({"epoch": (E,), "test_acc": (lanes, E), ...}): the statistics
+    are over the lanes that finished (a lane that went NaN/Inf has NaN finals: extra names it)."""
     final = metrics["test_acc"][:, -1]
     return {"variant": variant, "status": "complete", "epochs": int(metrics["epoch"][-1]),
-            "final_test_acc": [float(a) for a in final], "test_acc": describe(final, ACCURACY),
-            "final_train_acc": describe(metrics["train_acc"][:, -1], ACCURACY),
-            "final_train_loss": describe(metrics["train_loss"][:, -1]),
+            "final_test_acc": [float(a) for a in final], **finals(metrics),
             "wall_time_s": wall_time_s, **extra}
+
+
+def lanes_summary(record: dict, metrics: dict, diverged) -> dict:
+    """What summary.json adds for lanes (record: config.lanes_record): "diverged_lanes" (lane, seed, point values,
+    epoch) when any lane went NaN/Inf, and for a sweep "points": each point's values, its lanes and the
+    statistics over its seeds that finished."""
+    out, s, diverged = {}, record["seeds"], np.asarray(diverged)
+    bad = np.flatnonzero(diverged)
+    if bad.size:
+        out["diverged_lanes"] = [{"lane": int(i), "seed": int(i % s), **record["points"][i // s],
+                                  "epoch": int(diverged[i])} for i in bad]
+    if len(record["points"]) > 1:
+        out["points"] = [{**p, "lanes": [i * s, (i + 1) * s], "diverged_seeds": [int(j % s) for j in bad
+                          if j // s == i], **finals(metrics, range(i * s, (i + 1) * s))}
+                         for i, p in enumerate(record["points"])]
+    return out
 
 
 def pct(x) -> str:
@@ -57,9 +84,24 @@ def acc_cells(test: dict, train: dict) -> str:
 
 
 def summary_table(rows: list[dict]) -> str:
-    """Markdown table of variant summaries (accuracies in %)."""
+    """Markdown table of variant summaries (accuracies in %): one row per variant, or per sweep point."""
     lines = [f"| variant | status | seeds | epochs | {ACC_HEAD} | wall s |", "|" + "---|" * 10]
     for r in rows:
-        lines.append(f"| {r['variant']} | {r.get('status')} | {r['test_acc']['n']} | {r['epochs']} | "
-                     f"{acc_cells(r['test_acc'], r['final_train_acc'])} | {r['wall_time_s']:.0f} |")
+        for name, p in ([(r["variant"], r)] if "points" not in r else
+                        [(f"{r['variant']} {point_label(p, swept(r['points']))}", p) for p in r["points"]]):
+            lines.append(f"| {name} | {r.get('status')} | {p['test_acc']['n']} | {r['epochs']} | "
+                         f"{acc_cells(p['test_acc'], p['final_train_acc'])} | {r['wall_time_s']:.0f} |")
     return "\n".join(lines) + "\n"
+
+
+SHORT = {"lr": "lr", "init_scale": "init", "weight_decay": "wd"}
+
+
+def swept(points: list[dict]) -> list[str]:
+    """The axes (lr, init_scale, weight_decay) that take more than one value among `points`."""
+    return [k for k in SHORT if len({p[k] for p in points}) > 1]
+
+
+def point_label(point: dict, axes=None) -> str:
+    """A sweep point in a few characters, its values on `axes` (default all): "lr=0.0003 wd=0.0001"."""
+    return " ".join(f"{SHORT[k]}={point[k]:g}" for k in (axes or SHORT))

@@ -113,6 +113,7 @@ class Trainer(NamedTuple):
     train: Callable         # (key, data) -> (params, Metrics): init + the whole run, one seed
     eval_every: int
     init_seeds: Callable    # keys (S, 2) -> params with a leading seed axis: jit(vmap(init)), shared (see jitted)
+    run_lane: Callable      # (params, alive, Hyper, data, n_epochs) -> (params, went_bad, Metrics): one lane
 
     def jitted(self):
         """(init, run, evaluate) as jit(vmap(...)) over a leading seed axis, data shared by all seeds: the
@@ -132,12 +133,17 @@ class Trainer(NamedTuple):
         spread = SeedSpread(seed_chunk, devices)
         return tuple(spread(f) for f in self.jitted())
 
+    def sweep(self, hp: Hyper, seed_chunk: int = 0, devices=None) -> "Sweep":
+        """The lanes of every sweep point in `hp` (leading point axis) x the seeds: see Sweep."""
+        return Sweep(self, hp, seed_chunk, devices)
+
 
 class SeedSpread:
-    """Runs a seed-vmapped function chunk by chunk, each chunk sharded over the devices' `seeds` axis."""
+    """Runs a seed-vmapped function chunk by chunk, each chunk sharded over the devices' `seeds` axis (the
+    first argument's axis `axis`: 0, or 1 under a Sweep's leading point axis)."""
 
-    def __init__(self, seed_chunk: int = 0, devices=None):
-        self.seed_chunk = seed_chunk
+    def __init__(self, seed_chunk: int = 0, devices=None, axis: int = 0):
+        self.seed_chunk, self.axis = seed_chunk, axis
         self.devices = list(devices if devices is not None else jax.devices())
 
     def sharding(self, n_seeds: int):
@@ -146,24 +152,26 @@ class SeedSpread:
         if n_dev == 1:
             return None
         mesh = jax.sharding.Mesh(np.array(self.devices[:n_dev]), ("seeds",))
-        return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("seeds"))
+        return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(*[None] * self.axis, "seeds"))
 
     def __call__(self, f):
+        ax = self.axis
+
         def spread(seeded, *args):
-            n = jax.tree.leaves(seeded)[0].shape[0]
+            n = jax.tree.leaves(seeded)[0].shape[ax]
             size = self.seed_chunk or n
             if size >= n and self.sharding(n) is None:      # the common case: no slicing, no placement
                 return f(seeded, *args)
             outs = []
             for lo in range(0, n, size):
-                chunk = jax.tree.map(lambda a: a[lo:lo + size], seeded)
-                sharding = self.sharding(jax.tree.leaves(chunk)[0].shape[0])
+                chunk = jax.tree.map(lambda a: a[(slice(None),) * ax + (slice(lo, lo + size),)], seeded)
+                sharding = self.sharding(jax.tree.leaves(chunk)[0].shape[ax])
                 if sharding is not None:
                     chunk = jax.tree.map(lambda x: _place(x, sharding), chunk)
                 outs.append(f(chunk, *args))
             if len(outs) == 1:
                 return outs[0]
-            return jax.tree.map(lambda *parts: jnp.concatenate(parts, axis=0), *outs)
+            return jax.tree.map(lambda *parts: jnp.concatenate(parts, axis=ax), *outs)
         return spread
 
 
@@ -208,10 +216,38 @@ def _init_program(model, input_dim: int):
     return jax.jit(jax.vmap(lambda key: model.init(key, jnp.zeros((1, input_dim), jnp.float32))["params"]))
 
 
-def make_train(model, lr: float, epochs: int = 0, eval_every: int = 1, *, input_dim: int) -> Trainer:
+class Hyper(NamedTuple):
+    """The values one sweep point trains with (float32 scalars; a leading point axis in a Sweep)."""
+    lr: jax.Array
+    weight_decay: jax.Array
+    init_scale: jax.Array
+
+
+def hyper(points) -> Hyper:
+    """Hyper with a leading point axis from config.sweep_points(cfg) ({"lr", "init_scale", "weight_decay"} dicts)."""
+    return Hyper(*(np.asarray([p[k] for p in points], np.float32) for k in Hyper._fields))
+
+
+def scale_init(params, scale):
+    """params with every Linear's kernel and bias times `scale`: PyTorch's default bound 1/sqrt(fan_in) times it
+    (OffsetL2's mu and alpha are not PyTorch draws and stay as drawn). scale 1.0 leaves every bit as it was."""
+    def scaled(path, a):
+        return a * scale if getattr(path[-1], "key", None) in ("kernel", "bias") else a
+    return jax.tree_util.tree_map_with_path(scaled, params)
+
+
+def _all_finite(tree) -> jax.Array:
+    return jnp.stack([jnp.isfinite(x).all() for x in jax.tree_util.tree_leaves(tree)]).all()
+
+
+def make_train(model, lr: float, epochs: int = 0, eval_every: int = 1, *, input_dim: int,
+               weight_decay: float = 0.0) -> Trainer:
     """Pure single-seed training functions for `model` (a flax Module) under the paper's protocol; input_dim is
-    the number of input features (784 for MNIST), which init needs to shape the first layer."""
-    tx = optax.sgd(lr)
+    the number of input features (784 for MNIST), which init needs to shape the first layer.
+
+    `run_lane` takes the lr and weight decay as (traced) arguments, so one compiled program trains every sweep
+    point; `run` and `train` are it at this lr and weight decay."""
+    default = Hyper(np.float32(lr), np.float32(weight_decay), np.float32(1.0))
 
     def init(key):
         return model.init(key, jnp.zeros((1, input_dim), jnp.float32))["params"]
@@ -228,30 +264,112 @@ def make_train(model, lr: float, epochs: int = 0, eval_every: int = 1, *, input_
         test_logits_NxC = model.apply({"params": params}, data.x_test)
         return Metrics(loss, accuracy(logits_NxC, data.y_train), accuracy(test_logits_NxC, data.y_test))
 
-    def run(params, data: Data, n_epochs: int):
+    def run_lane(params, alive, hp: Hyper, data: Data, n_epochs: int):
+        """n_epochs of one lane from `params` -> (params, went_bad, Metrics of shape (n_epochs // eval_every,)).
+
+        Plain SGD with weight decay: p <- p - lr grad(cross-entropy) - lr wd p, which is SGD on
+        cross-entropy + wd/2 ||p||^2 (every parameter) with the recorded loss kept the data's own; at wd = 0 it is
+        optax.sgd's update to the bit. A lane whose loss or new params are NaN/Inf at epoch t
+        stops updating (its params stay those before t) and records NaN metrics from t on; went_bad is that t,
+        counted from 1 within this call (0: still finite). A lane passed in with alive=False stays stopped."""
         if n_epochs % eval_every:
             raise ValueError(f"n_epochs={n_epochs} is not a multiple of eval_every={eval_every}")
-        opt_state = tx.init(params)   # plain SGD: the state is empty, so params are the whole state
+        # p + step g first, then the decay: XLA:CPU contracts a multiply feeding an add into one FMA, and this order
+        # leaves p + step g contracted as in optax.sgd's update, with the decay's own FMA adding exactly 0 at wd = 0
+        # (the form (1 - lr wd) p + step g lets XLA pair p's multiply with the add instead: other last bits)
+        step, shrink, nan = -hp.lr, hp.lr * hp.weight_decay, jnp.float32(jnp.nan)
 
-        def epoch(carry, _):
-            params, opt_state = carry
+        def epoch(carry, t):
+            params, alive, went_bad = carry
             (loss, logits_NxC), grads = jax.value_and_grad(loss_and_logits, has_aux=True)(
                 params, data.x_train, data.y_train)
-            updates, opt_state = tx.update(grads, opt_state, params)
-            return (optax.apply_updates(params, updates), opt_state), (loss, accuracy(logits_NxC, data.y_train))
+            new = jax.tree.map(lambda p, g: (p + step * g) - shrink * p, params, grads)
+            ok = alive & jnp.isfinite(loss) & _all_finite(new)
+            params = jax.tree.map(lambda a, b: jnp.where(ok, a, b), new, params)
+            went_bad = jnp.where(alive & ~ok, t, went_bad)
+            return (params, ok, went_bad), (jnp.where(ok, loss, nan),
+                                           jnp.where(ok, accuracy(logits_NxC, data.y_train), nan))
 
-        def block(carry, _):
-            carry, (loss_E, acc_E) = jax.lax.scan(epoch, carry, None, length=eval_every)
+        def block(carry, b):
+            carry, (loss_E, acc_E) = jax.lax.scan(epoch, carry, b * eval_every + jnp.arange(1, eval_every + 1))
             test_acc = accuracy(model.apply({"params": carry[0]}, data.x_test), data.y_test)
-            return carry, Metrics(loss_E[-1], acc_E[-1], test_acc)
+            return carry, Metrics(loss_E[-1], acc_E[-1], jnp.where(carry[1], test_acc, nan))
 
-        (params, _), metrics = jax.lax.scan(block, (params, opt_state), None, length=n_epochs // eval_every)
+        start = (params, jnp.asarray(alive, bool), jnp.int32(0))
+        (params, _, went_bad), metrics = jax.lax.scan(block, start, jnp.arange(n_epochs // eval_every))
+        return params, went_bad, metrics
+
+    def run(params, data: Data, n_epochs: int):
+        params, _, metrics = run_lane(params, True, default, data, n_epochs)
         return params, metrics
 
     def train(key, data: Data):
         return run(init(key), data, epochs)
 
-    return Trainer(init, run, evaluate, train, eval_every, _init_program(models.param_twin(model), input_dim))
+    return Trainer(init, run, evaluate, train, eval_every, _init_program(models.param_twin(model), input_dim),
+                   run_lane)
+
+
+class Sweep:
+    """A variant's lanes: every sweep point x every seed, one compiled program per function (init, run, evaluate).
+
+    Outside, arrays hold the lanes flat (L = points x seeds, point-major: lane = point * S + seed index), as run
+    folders store them. Inside, each program runs the points one after another (lax.map) and vmaps each point's
+    seeds: every point's block is then the very computation of a run of that point alone with the same seeds,
+    equal to it bit for bit. (Vmapping the points too would put them beside the seeds in the first layer's wide
+    GEMM, whose blocking on XLA:CPU depends on its width: every lane's last bits would change with the sweep's
+    size, measured.) Memory is that of the seeds alone, whatever the number of points; seed_chunk and devices
+    chunk and shard the seeds axis as for a single point (SeedSpread)."""
+
+    def __init__(self, trainer: Trainer, hp: Hyper, seed_chunk: int = 0, devices=None):
+        self.hyper = Hyper(*(np.asarray(h, np.float32).reshape(-1) for h in hp))
+        self.points = len(self.hyper.lr)
+        spread = SeedSpread(seed_chunk, devices, axis=1)
+        run_seeds = jax.vmap(trainer.run_lane, in_axes=(0, 0, None, None, None))
+        eval_seeds = jax.vmap(trainer.evaluate, in_axes=(0, None))
+
+        def run(state_PxS, hp_P, data, n_epochs):
+            params, alive = state_PxS
+            return self._over_points(lambda x: run_seeds(x[0], x[1], x[2], data, n_epochs), (params, alive, hp_P))
+
+        def evaluate(params_PxS, data):
+            return self._over_points(lambda p: eval_seeds(p, data), params_PxS)
+
+        self._run = spread(jax.jit(run, static_argnums=3))
+        self._evaluate = spread(jax.jit(evaluate, compiler_options=QUICK_COMPILE))
+        self._init = SeedSpread(seed_chunk, devices)(trainer.init_seeds)
+
+    def _over_points(self, f, per_point):
+        """f over the leading point axis of `per_point`: lax.map, or a plain call for a single point."""
+        if self.points == 1:
+            return jax.tree.map(lambda a: a[None], f(jax.tree.map(lambda a: a[0], per_point)))
+        return jax.lax.map(f, per_point)
+
+    def _split(self, tree):
+        return jax.tree.map(lambda a: a.reshape((self.points, a.shape[0] // self.points) + a.shape[1:]), tree)
+
+    @staticmethod
+    def _flat(tree):
+        return jax.tree.map(lambda a: a.reshape((a.shape[0] * a.shape[1],) + a.shape[2:]), tree)
+
+    def init(self, keys_S):
+        """Initial params of every lane (L = points x seeds): each seed's draw times its point's init_scale."""
+        return self._flat(_scaled_points(self._init(keys_S), jnp.asarray(self.hyper.init_scale)))
+
+    def run(self, params_L, alive_L, data: Data, n_epochs: int):
+        """n_epochs of every lane -> (params_L, went_bad_L, Metrics (L, n_epochs // eval_every)); see run_lane."""
+        out = self._run(self._split((params_L, jnp.asarray(alive_L, bool))),
+                        Hyper(*map(jnp.asarray, self.hyper)), data, n_epochs)
+        return self._flat(out)
+
+    def evaluate(self, params_L, data: Data) -> Metrics:
+        return self._flat(self._evaluate(self._split(params_L), data))
+
+
+@jax.jit
+def _scaled_points(params_S, scale_P):
+    """(P, S, ...) params: the seeds' draws once per point, each point's Linear layers times its scale."""
+    return jax.vmap(lambda s: scale_init(params_S, s))(scale_P)
 
 
 def chunk_length(epochs: int, checkpoint_every: int, eval_every: int, target: int) -> int:
