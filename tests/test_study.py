@@ -1,4 +1,5 @@
-"""distnet.run.study: the chunk loop compiles once, resumes to the bit, stops a diverged variant alone, and
+"""distnet.run.study: the chunk loop compiles once, resumes to the bit, masks a diverged seed while the others
+finish (and stops a variant only when every seed diverged), and
 follows an independent float64 implementation on real MNIST."""
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ def test_no_recompilation_inside_a_run(smoke_cfg, tmp_path, monkeypatch):
 
     def counted(*args, **kwargs):
         t = make_train(*args, **kwargs)
-        return t._replace(run=chex.assert_max_traces(t.run, n=1))
+        return t._replace(run_lane=chex.assert_max_traces(t.run_lane, n=1))
 
     monkeypatch.setattr(trainer, "make_train", counted)
     smoke_cfg.variants = "Abs"
@@ -111,32 +112,40 @@ def test_seed_chunk_config_gives_the_same_run(smoke_run, tmp_path):
         assert_leaves_close(checkpoint.restore(tmp_path / v), checkpoint.restore(smoke_run / v), RTOL_SMOKE)
 
 
-def test_nan_loss_stops_that_variant_only(smoke_cfg, tmp_path):
-    """lr=1000 blows ReLU up; ReLU2 collapses to chance with finite numbers, which must be kept as complete."""
+def test_nan_loss_in_every_seed_stops_that_variant_only(smoke_cfg, tmp_path):
+    """lr=1000 blows ReLU up in both seeds, so the variant stops (no lane is left); ReLU2 collapses to chance with
+    finite numbers, which must be kept as complete."""
     smoke_cfg.lr, smoke_cfg.variants = 1000.0, "ReLU,ReLU2"
     logs = []
     study.run_all(smoke_cfg, tmp_path, log=logs.append)
     relu, relu2 = folder.read_json(tmp_path / "ReLU" / "summary.json"), folder.read_json(tmp_path / "ReLU2" / "summary.json")
     assert relu["status"] == "diverged" and relu["diverged_seeds"] == [0, 1]
-    msg = next(m for m in logs if "NaN/Inf" in m)
+    assert relu["diverged_epoch"] == min(d["epoch"] for d in relu["diverged_lanes"])
+    msg = next(m for m in logs if "every lane" in m)
     assert msg.startswith("ReLU:") and "seed(s) [0, 1]" in msg and f"by epoch {relu['diverged_epoch']}" in msg
     assert relu2["status"] == "complete" and relu2["epochs"] == 20
     assert np.isfinite(folder.load_metrics(tmp_path / "ReLU2")["train_loss"]).all()
     assert [r["status"] for r in folder.read_json(tmp_path / "summary.json")["variants"]] == ["diverged", "complete"]
 
 
+def poison_lanes(monkeypatch, lanes):
+    """Make Sweep.run return NaN params for `lanes` after its first chunk (finite losses: only params are bad)."""
+    real, calls = trainer.Sweep.run, []
+
+    def run(self, params, alive, data, n):
+        p, went_bad, m = real(self, params, alive, data, n)
+        calls.append(1)
+        if len(calls) == 1:
+            mask = np.isin(np.arange(len(alive)), lanes)
+            p = jax.tree_util.tree_map(lambda x: jnp.where(mask.reshape((-1,) + (1,) * (x.ndim - 1)), jnp.nan, x), p)
+        return p, went_bad, m
+
+    monkeypatch.setattr(trainer.Sweep, "run", run)
+
+
 def test_nan_params_with_finite_loss_is_caught(smoke_cfg, tmp_path, monkeypatch):
     """Params can turn NaN in a chunk's last update while every recorded loss is still finite."""
-    real = trainer.make_train
-
-    def poisoned(*a, **k):
-        t = real(*a, **k)
-        def run(params, data, n):
-            p, m = t.run(params, data, n)
-            return jax.tree_util.tree_map(lambda x: x * jnp.nan, p), m
-        return t._replace(run=run)
-
-    monkeypatch.setattr(trainer, "make_train", poisoned)
+    poison_lanes(monkeypatch, [0, 1])
     smoke_cfg.variants = "ReLU"
     logs = []
     study.run_all(smoke_cfg, tmp_path, log=logs.append)
@@ -146,12 +155,38 @@ def test_nan_params_with_finite_loss_is_caught(smoke_cfg, tmp_path, monkeypatch)
     assert any("by epoch 5" in m for m in logs)
 
 
-def test_nonfinite_seeds_are_found_in_losses_and_in_params():
+def test_one_diverged_seed_no_longer_ends_the_others(smoke_run, smoke_cfg, tmp_path, monkeypatch):
+    """Seed 1 goes bad after the first chunk: it is masked from then on and seed 0 trains to the end, to the bit
+    what it does without seed 1's trouble (the smoke run)."""
+    poison_lanes(monkeypatch, [1])
+    smoke_cfg.variants = "ReLU"
+    logs = []
+    study.run_all(smoke_cfg, tmp_path, log=logs.append)
+    s = folder.read_json(tmp_path / "ReLU" / "summary.json")
+    assert s["status"] == "complete" and s["epochs"] == 20 and s["test_acc"]["n"] == 1
+    assert s["diverged_lanes"] == [{"lane": 1, "seed": 1, "lr": 0.05, "init_scale": 1.0, "weight_decay": 0.0,
+                                    "epoch": 5}]
+    assert s["final_test_acc"][1] is None                      # NaN, written as JSON null
+    assert any("seed 1 (epoch 5)" in m and "the other 1 lane(s) go on" in m for m in logs)
+    ours, ref = folder.load_metrics(tmp_path / "ReLU"), folder.load_metrics(smoke_run / "ReLU")
+    np.testing.assert_array_equal(ours["diverged_epoch"], [0, 5])
+    for k in folder.METRICS:
+        np.testing.assert_array_equal(ours[k][0], ref[k][0])
+        assert np.isnan(ours[k][1, 6:]).all() and np.isfinite(ours[k][1, :6]).all()
+    for x, y in zip(jax.tree.leaves(checkpoint.restore(tmp_path / "ReLU")),
+                    jax.tree.leaves(checkpoint.restore(smoke_run / "ReLU")), strict=True):
+        np.testing.assert_array_equal(np.asarray(x)[0], np.asarray(y)[0])
+
+
+def test_mark_diverged_takes_the_programs_epoch_else_the_params_at_the_chunk_end():
+    from distnet.run import resume
     params = {"w": jnp.ones((3, 4, 2)), "b": jnp.ones((3, 2)).at[2, 1].set(jnp.inf)}
-    losses = np.ones((3, 5))
-    assert study.nonfinite_seeds(params, losses).tolist() == [2]
-    losses[0, 3] = np.nan
-    assert study.nonfinite_seeds(params, losses).tolist() == [0, 2]
+    state = resume.State(10, params, {k: np.ones((3, 2)) for k in folder.METRICS}, np.array([0, 10]), 0.0,
+                         np.array([0, 0, 0]))
+    assert study.mark_diverged(state, 5, np.array([3, 0, 0])).tolist() == [0, 2]
+    np.testing.assert_array_equal(state.diverged, [8, 0, 10])
+    assert study.mark_diverged(state, 10, np.array([1, 0, 0])).size == 0     # a masked lane keeps its epoch
+    np.testing.assert_array_equal(state.diverged, [8, 0, 10])
 
 
 def test_a_bad_config_is_refused_before_anything_is_written_or_compiled(smoke_cfg, tmp_path):

@@ -12,7 +12,9 @@ DIR/<variant>/prototypes.npz), outlier AUROC against noise images (and Fashion-M
 MNIST-trained variants) and, where the folder records a truth (synthetic Gaussians), the geometry of the trained
 and the untrained (epoch-0) networks against it, with the analytic Mahalanobis network's in
 DIR/geometry_reference.json. Variants whose stats.json records their latest checkpoint's step are skipped unless
---force; diverged variants (NaN parameters) are always skipped.
+--force; diverged variants (NaN parameters) are always skipped, and so are lanes that went NaN/Inf in a variant that
+finished ("lanes" lists those analyzed). A sweep's stats.json holds one entry per point under "points" (the
+known-answer analyses and the author's statistics run for single-point folders only).
 """
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from distnet import data
+from distnet import config, data
 from distnet.analysis import author_stats, geometry, ood, probes, prototypes, stats
 from distnet.run import files, folder
 
@@ -110,18 +112,36 @@ def analyze_variant(vdir, ds, log=print, step: int | None = None, outliers: dict
     t0 = time.perf_counter()
     model = folder.load_model(vdir)
     step = folder.checkpoint_steps(vdir)[-1] if step is None else step
-    params_S = folder.load_params(vdir, step)
-    outliers = ood.noise_images(ds.x_train, len(ds.x_test)) if outliers is None else outliers
-    with jax.default_matmul_precision(folder.read_config(vdir)["config"]["matmul_precision"]):
-        log("  unit activity and output geometry (train and test)")
-        summary, activity, geometry = stats.activity_and_geometry(model, params_S, ds)
-        out = {"variant": Path(vdir).name, "step": step, "summary": summary,
-               **distance_statistics(model, params_S, ds, activity, geometry, log)}
-        author = author_stats.author_statistics(model, params_S, ds, activity,
-                                                out["perturbation"]["hidden_post"], log)
-        if author is not None:
-            out["author"] = files.plain(author)
-        out.update(known_answers(vdir, model, params_S, ds, outliers, folder.load_truth(vdir), log))
+    params_L = folder.load_params(vdir, step)
+    record = folder.read_config(vdir)
+    lanes = record.get("lanes") or config.lanes_record(record["config"])
+    diverged = folder.load_metrics(vdir).get("diverged_epoch", np.zeros(len(lanes["lr"]), np.int64))
+    parts = []
+    with jax.default_matmul_precision(record["config"]["matmul_precision"]):
+        for i, point in enumerate(lanes["points"]):   # per sweep point, over its lanes that finished
+            s = lanes["seeds"]
+            keep = [j for j in range(i * s, (i + 1) * s) if not diverged[j]]
+            if not keep:
+                parts.append({**point, "lanes": []})
+                continue
+            if len(lanes["points"]) > 1:
+                log(f"  point {i + 1}/{len(lanes['points'])}: {config.sweep_points(record['config'])[i]}")
+            params_S = jax.tree.map(lambda a: np.asarray(a)[keep], params_L) if len(keep) < len(diverged) else params_L
+            log("  unit activity and output geometry (train and test)")
+            summary, activity, geom = stats.activity_and_geometry(model, params_S, ds)
+            part = {"summary": summary, **distance_statistics(model, params_S, ds, activity, geom, log)}
+            if len(lanes["points"]) == 1:
+                author = author_stats.author_statistics(model, params_S, ds, activity,
+                                                        part["perturbation"]["hidden_post"], log)
+                if author is not None:
+                    part["author"] = files.plain(author)
+                outliers = ood.noise_images(ds.x_train, len(ds.x_test)) if outliers is None else outliers
+                part.update(known_answers(vdir, model, params_S, ds, outliers, folder.load_truth(vdir), log))
+            if len(keep) < len(diverged):
+                part["lanes"] = keep
+            parts.append({**point, **part} if len(lanes["points"]) > 1 else part)
+    out = {"variant": Path(vdir).name, "step": step,
+           **(parts[0] if len(parts) == 1 else {"points": parts})}
     out["wall_time_s"] = time.perf_counter() - t0
     folder.write_stats(vdir, out)
     return out
@@ -140,7 +160,7 @@ def is_fresh(vdir, step: int, log=print) -> bool:
         return False
     if s is None or s.get("step") != step:
         return False
-    return "author" in s or folder.load_model(vdir).spec.head != "linear"
+    return "author" in s or "points" in s or folder.load_model(vdir).spec.head != "linear"   # (sweeps: no author)
 
 
 def analyze(workdir, variants=None, force=False, log=print) -> list[str]:

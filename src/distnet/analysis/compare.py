@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from distnet import config
 from distnet.analysis import author_stats, significance
 from distnet.analysis.published import (HIDDEN, LR, N_TEST, N_TRAIN, NOTES_ACTIVITY, NOTES_CLAMP, PAPER_T,
                                       PREPROCESS, PUBLISHED, SEEDS)
@@ -16,9 +17,11 @@ PLATEAU_TOL = 0.01   # training loss "stops improving" once within 1% of its tot
 
 
 def gather(dirs) -> list[dict]:
-    """One record per finished variant across the folders: name, status, protocol (epochs as trained, from
-    the summary; train/test sizes as loaded, from the data record), metrics, statistics. A variant name seen
-    in two folders gets its folder's name appended."""
+    """One record per finished variant across the folders, and per sweep point of a sweep (named "ReLU lr=0.001"):
+    name, status, protocol (epochs as trained, from the summary; train/test sizes as loaded, from the data record;
+    the point's lr, init_scale and weight_decay), metrics and statistics of the lanes that finished (a lane that went
+    NaN/Inf is left out, and counted in "diverged_lanes"), and those lanes' seed indices. A variant name seen in two
+    folders gets its folder's name appended."""
     out, seen = [], {}
     for d in dirs:
         for v, rec in folder.load(d).items():
@@ -26,14 +29,37 @@ def gather(dirs) -> list[dict]:
                 continue
             seen[v] = seen.get(v, 0) + 1
             c, info = rec["config"]["config"], rec["config"]["data"]
-            out.append({"name": v if seen[v] == 1 else f"{v} [{Path(d).name}]", "variant": v,
-                        "status": rec["summary"]["status"],
-                        "protocol": {"epochs": rec["summary"]["epochs"], "seeds": c["num_seeds"], "seed": c["seed"],
-                                     "data": c["data"]["name"], "preprocess": c["data"]["preprocess"],
-                                     "n_train": info["n_train"], "n_test": info["n_test"],
-                                     "lr": c["lr"], "hidden": c["hidden"]},
-                        "metrics": rec["metrics"], "stats": folder.load_stats(rec["dir"]), "dir": str(rec["dir"])})
+            lanes = rec["config"].get("lanes") or config.lanes_record(c)   # folders from before sweeps
+            points, s, axes = lanes["points"], lanes["seeds"], summary.swept(lanes["points"])
+            stats = folder.load_stats(rec["dir"])
+            diverged = rec["metrics"].get("diverged_epoch", np.zeros(len(points) * s, np.int64))
+            for i, point in enumerate(points):
+                keep = [j for j in range(i * s, (i + 1) * s) if not diverged[j]]
+                if rec["summary"]["status"] == "diverged" or not keep:    # stopped: show what it recorded
+                    keep = list(range(i * s, (i + 1) * s))
+                name = v if len(points) == 1 else f"{v} {summary.point_label(point, axes)}"
+                out.append({"name": name if seen[v] == 1 else f"{name} [{Path(d).name}]", "variant": v,
+                            "status": rec["summary"]["status"], "point": point, "seed_index": [j % s for j in keep],
+                            "diverged_lanes": int(sum(bool(diverged[j]) for j in range(i * s, (i + 1) * s))),
+                            "protocol": {"epochs": rec["summary"]["epochs"], "seeds": c["num_seeds"],
+                                         "seed": c["seed"], "data": c["data"]["name"],
+                                         "preprocess": c["data"]["preprocess"], "n_train": info["n_train"],
+                                         "n_test": info["n_test"], "hidden": c["hidden"], **point},
+                            "metrics": {k: (a[keep] if np.ndim(a) == 2 else a) for k, a in rec["metrics"].items()
+                                        if k != "diverged_epoch"},
+                            "stats": point_stats(stats, rec["summary"], i, len(points)), "dir": str(rec["dir"])})
     return out
+
+
+def point_stats(stats: dict | None, variant_summary: dict, i: int, n_points: int) -> dict | None:
+    """The statistics of sweep point i: analyze's per-point entry, else the summary statistics training recorded
+    for it; a single point's are the variant's own."""
+    if n_points == 1:
+        return stats
+    if stats and "points" in stats:
+        return stats["points"][i]
+    point = variant_summary.get("points", [{}] * n_points)[i]
+    return {"summary": point["stats"]} if "stats" in point else None
 
 
 def finished(records) -> list[dict]:
@@ -44,10 +70,11 @@ def finished(records) -> list[dict]:
 def protocol_differences(p: dict, paper_epochs: int) -> list[str]:
     """How a run's protocol differs from the paper's ([] = the paper's protocol exactly)."""
     want = {"epochs": (p["epochs"] == paper_epochs, paper_epochs), "lr": (p["lr"] == LR, LR),
+            "init_scale": (p.get("init_scale", 1.0) == 1.0, 1.0), "weight_decay": (p.get("weight_decay", 0.0) == 0, 0.0),
             "hidden": (p["hidden"] == HIDDEN, HIDDEN), "n_train": (p["n_train"] == N_TRAIN, N_TRAIN),
             "n_test": (p["n_test"] == N_TEST, N_TEST), "data": (p["data"] == "mnist", "mnist"),
             "preprocess": (p["preprocess"] == PREPROCESS, PREPROCESS), "seeds": (p["seeds"] >= SEEDS, SEEDS)}
-    return [f"{k} {p[k]} vs {paper}" for k, (same, paper) in want.items() if not same]
+    return [f"{k} {p.get(k)} vs {paper}" for k, (same, paper) in want.items() if not same]
 
 
 def plateau_epoch(epoch_E, loss_SxE, tol=PLATEAU_TOL) -> int:
@@ -72,6 +99,7 @@ def variant_row(r) -> dict:
     """Per variant: accuracy statistics, training accuracy, plateau epoch, dead units, distance share, probes."""
     m, s = r["metrics"], r["stats"] or {}
     row = {"name": r["name"], "protocol": r["protocol"], "status": r["status"],
+           "diverged_lanes": r.get("diverged_lanes", 0),
            "test_acc": summary.describe(m["test_acc"][:, -1], summary.ACCURACY),
            "test_acc_per_seed": m["test_acc"][:, -1].tolist(),
            "train_acc": summary.describe(m["train_acc"][:, -1], summary.ACCURACY),
@@ -122,10 +150,11 @@ def pair_rows(records) -> list[dict]:
     t-test when they share seeds, Cohen's d; Holm within each family."""
     rows = []
     for a, b in itertools.combinations(records, 2):
-        if protocol_mismatch(a["protocol"], b["protocol"]):
+        if protocol_mismatch(a["protocol"], b["protocol"]) or a.get("point") != b.get("point"):
             continue
         x, y = a["metrics"]["test_acc"][:, -1], b["metrics"]["test_acc"][:, -1]
-        shared = (a["protocol"]["seed"], len(x)) == (b["protocol"]["seed"], len(y)) and len(x) > 1
+        shared = (a["protocol"]["seed"], a.get("seed_index", len(x))) == (b["protocol"]["seed"],
+                                                                           b.get("seed_index", len(y))) and len(x) > 1
         rows.append({"a": a["name"], "b": b["name"], "diff_pct": 100 * float(x.mean() - y.mean()),
                      "welch": significance.welch(x, y), "paired": significance.paired(x, y) if shared else None,
                      "cohens_d": significance.cohens_d(x, y)})
@@ -216,7 +245,26 @@ def build(dirs) -> tuple[dict, list[dict]]:
     good = finished(records)
     refs = [r for r in (folder.load_reference(d) for d in dirs) if r is not None]
     return {"dirs": [str(d) for d in dirs], "variants": [variant_row(r) for r in records],
-            "geometry_reference": refs[0] if refs else None,
+            "geometry_reference": refs[0] if refs else None, "sweep": sweep_table(records),
             "diverged": [r["name"] for r in records if r["status"] == "diverged"],
             "pairs": pair_rows(good), "untested_pairs": untested_pairs(good), "paper_t": paper_t_rows(),
             "published": published_rows(good), "author": author_rows(good)}, records
+
+
+def sweep_table(records) -> dict | None:
+    """The swept values' table: per variant and point, the final test accuracy over the seeds that finished
+    (mean, std, 95% interval: summary.describe), the seeds that diverged; None when the records sweep nothing."""
+    points = []
+    for r in records:
+        if r.get("point") is not None and r["point"] not in points:
+            points.append(r["point"])
+    axes = summary.swept(points) if len(points) > 1 else []
+    if not axes:
+        return None
+    rows = {}
+    for r in records:
+        if r.get("point") is not None:
+            rows.setdefault(r["variant"], {})[summary.point_label(r["point"], axes)] = {
+                **summary.describe(r["metrics"]["test_acc"][:, -1], summary.ACCURACY),
+                "diverged": r.get("diverged_lanes", 0), "status": r["status"], "point": r["point"]}
+    return {"axes": axes, "columns": [summary.point_label(p, axes) for p in points], "rows": rows}

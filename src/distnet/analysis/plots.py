@@ -228,6 +228,42 @@ def ood_auroc(records):
     return fig
 
 
+def sweep(records, axis: str):
+    """Final test accuracy against the swept value on `axis`: mean over the seeds that finished with its 95% t
+    interval, one line per variant (and per value of any other swept axis)."""
+    from distnet.analysis import compare
+    from distnet.run import summary
+
+    table = compare.sweep_table(records)
+    others = [a for a in table["axes"] if a != axis]
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for variant, cells in table["rows"].items():
+        lines = {}
+        for c in cells.values():
+            key = summary.point_label(c["point"], others) if others else ""
+            lines.setdefault(key, []).append((c["point"][axis], c))
+        for key, pts in lines.items():
+            pts = sorted((x, c) for x, c in pts if c["status"] != "diverged" and np.isfinite(c["mean"]))
+            if not pts:
+                continue
+            x = np.array([p[0] for p in pts])
+            mean = np.array([100 * p[1]["mean"] for p in pts])
+            ci = np.array([[100 * (p[1]["mean"] - p[1]["ci95"][0]), 100 * (p[1]["ci95"][1] - p[1]["mean"])]
+                           for p in pts]).T
+            ax.errorbar(x, mean, yerr=np.nan_to_num(ci), marker="o", capsize=3,
+                        label=f"{variant} {key}".strip())
+    values = [c["point"][axis] for cells in table["rows"].values() for c in cells.values()]
+    if min(values) > 0 and max(values) / min(values) >= 10:
+        ax.set_xscale("log")
+    elif min(values) == 0 and max(values) > 0:
+        ax.set_xscale("symlog", linthresh=min(v for v in values if v > 0))
+    ax.set(xlabel=axis, ylabel="final test accuracy %",
+           title=f"Final test accuracy against {axis} (mean, 95% interval over seeds)")
+    ax.grid(alpha=0.3)
+    _legend_outside(fig, ax)
+    return fig
+
+
 def all_figures(records, into, log=print) -> list[Path]:
     """Draw every figure the records allow into `into`/figures (a folder from folder.new_report, through the
     run folder's atomic writer); returns the PNG paths."""
@@ -236,6 +272,9 @@ def all_figures(records, into, log=print) -> list[Path]:
     with_stats = [r for r in records if r["stats"]]
     if any("summary" in r["stats"] for r in with_stats):
         todo.append(("dead_units", dead_units, records))
+    from distnet.analysis import compare
+    table = compare.sweep_table(records)
+    todo += [(f"sweep_{axis}", lambda rs, a=axis: sweep(rs, a), records) for axis in (table or {}).get("axes", [])]
     full = [r for r in with_stats if "histogram" in r["stats"]]
     if full:
         todo += [("perturbation", perturbation, records), ("noise", noise, records)]

@@ -27,7 +27,9 @@ def accuracy_section(rep: dict) -> list[str]:
              "|" + "---|" * 12]
     for v in rep["variants"]:
         p = v["protocol"]
-        lines.append(f"| {v['name']} | {v['status']} | {p['epochs']} | {p['seeds']} | {p['preprocess']} | "
+        status = v["status"] + (f" ({v['diverged_lanes']} seed(s) diverged, left out)" if v.get("diverged_lanes")
+                                 and v["status"] != "diverged" else "")
+        lines.append(f"| {v['name']} | {status} | {p['epochs']} | {p['seeds']} | {p['preprocess']} | "
                      f"{p['n_train']} | {summary.acc_cells(v['test_acc'], v['train_acc'])} | {v['plateau_epoch']} |")
     if rep["diverged"]:
         lines += ["", f"**Diverged** (NaN/Inf; left out of the tests and the paper comparison): "
@@ -258,9 +260,37 @@ def ood_section(rep: dict) -> list[str]:
     return lines
 
 
+def sweep_section(rep: dict) -> list[str]:
+    """Variant x swept value: final test accuracy over the seeds that finished, mean +/- std [95% interval]."""
+    sw = rep.get("sweep")
+    if not sw:
+        return []
+    lines = [f"## Sweep: final test accuracy (%) by {', '.join(sw['axes'])}",
+             "Per variant and value: mean +/- std over the seeds that finished, [95% t interval]; seeds that went "
+             "NaN/Inf are masked during training and left out here (counted as \"k diverged\"). Every value trains "
+             "from the same seeds.", "",
+             "| variant | " + " | ".join(sw["columns"]) + " |", "|---|" + "---|" * len(sw["columns"])]
+    for variant, cells in sw["rows"].items():
+        row = []
+        for col in sw["columns"]:
+            c = cells.get(col)
+            if c is None:
+                row.append("")
+                continue
+            text = (f"{summary.pct(c['mean'])} +/- {summary.pct(c['std'])} "
+                    f"[{summary.pct(c['ci95'][0])}, {summary.pct(c['ci95'][1])}]")
+            if c["status"] == "diverged":
+                text = "diverged"
+            elif c["diverged"]:
+                text += f" ({c['diverged']} diverged)"
+            row.append(text)
+        lines.append(f"| {variant} | " + " | ".join(row) + " |")
+    return lines
+
+
 def markdown(rep: dict, figures: list[str]) -> str:
     """report.md: every section, then the figures (paths relative to the report)."""
-    sections = [accuracy_section, units_section, probes_section, geometry_section, input_prototypes_section,
+    sections = [sweep_section, accuracy_section, units_section, probes_section, geometry_section, input_prototypes_section,
                 ood_section, pairs_section, published_section, author_section]
     lines = ["# Variant comparison", "", f"Run folders: {', '.join(rep['dirs'])}"]
     for section in sections:
