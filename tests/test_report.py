@@ -61,11 +61,11 @@ def test_clis_turn_a_damaged_run_or_an_unknown_variant_into_one_line(analyzed, t
     assert err.startswith("error: ") and err.count("\n") == 1
     (folder.variant_dir(run, "ReLU") / "metrics.npz").unlink()
     cfg = folder.read_json(folder.variant_dir(run, "ReLU") / "config.json")
-    del cfg["config"]["lr"]
+    del cfg["config"]["hidden"]      # (not lr: the lanes record in config.json carries each lane's lr)
     files.write_json(folder.variant_dir(run, "ReLU") / "config.json", cfg)
     shutil.copy(folder.variant_dir(analyzed, "ReLU") / "metrics.npz", folder.variant_dir(run, "ReLU") / "metrics.npz")
     assert report.main([str(run), "--out", str(tmp_path)]) == 2
-    assert "lacks the field 'lr'" in capsys.readouterr().err
+    assert "lacks the field 'hidden'" in capsys.readouterr().err
 
 
 def test_report_writes_tables_json_latex_and_figures(analyzed, tmp_path):
