@@ -169,3 +169,7 @@ def test_a_variant_added_with_the_folders_settings_joins_its_summary(smoke_cfg, 
     rows = folder.read_json(run / "summary.json")["variants"]
     assert [r["variant"] for r in rows] == ["ReLU", "Abs", "Abs2-Neg"]        # the paper's order, all three kept
     assert "| ReLU |" in table and "| Abs |" in table and "| Abs2-Neg |" in table
+def test_estimate_counts_every_sweep_points_lanes(smoke_cfg):
+    one = preflight.estimate_bytes(smoke_cfg, ["ReLU"], 10, 16)
+    smoke_cfg.lrs, smoke_cfg.weight_decays = (0.01, 0.02, 0.05), (0.0, 1e-3)
+    assert preflight.estimate_bytes(smoke_cfg, ["ReLU"], 10, 16) == 6 * one

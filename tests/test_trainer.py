@@ -305,3 +305,86 @@ def test_column_major_inputs_equal_row_major():
     assert_leaves_close(p_col, p_row, RTOL_4_EPOCHS)
     assert_metrics_close(m_col, m_row, RTOL_4_EPOCHS, 128, 64, examples=0)
     assert_metrics_close(evaluate(params, col), evaluate(params, row), RTOL_4_EPOCHS, 128, 64, examples=0)
+
+
+def _optax_run(model, lr, eval_every):
+    """The trainer's epoch loop as it was before sweeps: optax.sgd with lr baked in, no masking (the reference of
+    "a single-value run keeps today's numbers")."""
+    import optax
+    tx = optax.sgd(lr)
+
+    def loss_and_logits(params, x, y):
+        logits = model.apply({"params": params}, x)
+        return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean(), logits
+
+    def run(params, data, n_epochs):
+        def epoch(carry, _):
+            params, opt_state = carry
+            (loss, logits), grads = jax.value_and_grad(loss_and_logits, has_aux=True)(params, data.x_train, data.y_train)
+            updates, opt_state = tx.update(grads, opt_state, params)
+            acc = jnp.mean(jnp.argmax(logits, -1) == data.y_train)
+            return (optax.apply_updates(params, updates), opt_state), (loss, acc)
+
+        def block(carry, _):
+            carry, (loss_E, acc_E) = jax.lax.scan(epoch, carry, None, length=eval_every)
+            test = jnp.mean(jnp.argmax(model.apply({"params": carry[0]}, data.x_test), -1) == data.y_test)
+            return carry, trainer.Metrics(loss_E[-1], acc_E[-1], test)
+
+        (params, _), m = jax.lax.scan(block, (params, tx.init(params)), None, length=n_epochs // eval_every)
+        return params, m
+    return jax.jit(jax.vmap(run, in_axes=(0, None, None)), static_argnums=2)
+
+
+@pytest.mark.parametrize("name", ["ReLU", "Abs2-Neg", "ReLU-L2"])
+def test_a_single_point_sweep_is_optax_sgd_to_the_bit(name):
+    """lr as a traced argument, weight decay 0, init scale 1 and the NaN mask change no bit of the numbers: the
+    update p + (-lr) g - (lr wd) p leaves XLA's FMA contraction of p + (-lr) g as optax's."""
+    ds = small_data()
+    d = trainer.to_device(ds)
+    model = models.get(name, hidden=16)
+    program = trainer.make_train(model, 0.05, eval_every=2, input_dim=ds.dim)
+    sweep = program.sweep(trainer.hyper([{"lr": 0.05, "init_scale": 1.0, "weight_decay": 0.0}]))
+    keys = trainer.seed_keys(1, 3)
+    p0 = sweep.init(keys)
+    ref = _optax_run(model, 0.05, 2)(program.init_seeds(keys), d, 6)
+    params, went_bad, m = sweep.run(p0, np.ones(3, bool), d, 6)
+    assert not np.asarray(went_bad).any()
+    for x, y in zip(jax.tree.leaves((params, m)), jax.tree.leaves(ref), strict=True):
+        np.testing.assert_array_equal(np.asarray(x).view(np.uint32), np.asarray(y).view(np.uint32))
+
+
+def test_init_scale_multiplies_every_linear_layer_and_leaves_offsetl2_alone():
+    program = trainer.make_train(models.get("ReLU-L2", hidden=8), 0.05, input_dim=6)
+    sweep = program.sweep(trainer.hyper([{"lr": 0.05, "init_scale": s, "weight_decay": 0.0} for s in (1.0, 2.5)]))
+    p = sweep.init(trainer.seed_keys(0, 2))            # lanes: (scale 1, seed 0), (1, 1), (2.5, 0), (2.5, 1)
+    np.testing.assert_array_equal(p["hidden"]["kernel"][2:], 2.5 * p["hidden"]["kernel"][:2])
+    np.testing.assert_array_equal(p["hidden"]["bias"][2:], 2.5 * p["hidden"]["bias"][:2])
+    for k in ("mu", "alpha"):
+        np.testing.assert_array_equal(p["output"][k][2:], p["output"][k][:2])
+    bound = 1 / np.sqrt(6)                              # PyTorch's default bound, now 2.5 times it
+    scaled = np.abs(p["hidden"]["kernel"][2:])
+    assert scaled.max() <= 2.5 * bound and scaled.max() > 2 / 3 * 2.5 * bound   # 96 draws: all under 2/3 has p < 1e-16
+
+
+def test_weight_decay_is_sgd_on_the_l2_penalised_loss():
+    """One epoch with wd equals one plain SGD epoch on cross-entropy + wd/2 ||params||^2 (autodiff of the
+    penalty). The two round differently: (g + wd p) and lr x it against lr g and (lr wd) p, each rounding <= 1 u
+    of the largest param or of lr |g| (u = 2^-24), so <= 4 u = 2.4e-7 normwise per leaf; 1e-6 is 4x that."""
+    import optax
+    ds = small_data()
+    d = trainer.to_device(ds, transposed=False)
+    model = models.get("Abs2", hidden=16)
+    program = trainer.make_train(model, 0.05, input_dim=ds.dim)
+    p0 = program.init(jax.random.PRNGKey(0))
+    lr, wd = np.float32(0.05), np.float32(0.3)
+    got, _, _ = program.run_lane(p0, True, trainer.Hyper(lr, wd, np.float32(1)), d, 1)
+
+    def penalised(p):
+        logits = model.apply({"params": p}, d.x_train)
+        return (optax.softmax_cross_entropy_with_integer_labels(logits, d.y_train).mean()
+                + wd / 2 * sum(jnp.sum(a * a) for a in jax.tree.leaves(p)))
+    want = jax.tree.map(lambda p, g: p - lr * g, p0, jax.grad(penalised)(p0))
+    assert_leaves_close(got, want, 1e-6)
+    moved = [float(np.max(np.abs(np.asarray(a) - np.asarray(b)))) for a, b in
+             zip(jax.tree.leaves(got), jax.tree.leaves(program.run_lane(p0, True, trainer.Hyper(lr, np.float32(0), np.float32(1)), d, 1)[0]))]
+    assert min(moved) > 1e-4                            # and the decay does act (lr wd = 0.015 of each param)

@@ -52,7 +52,7 @@ def base() -> ml_collections.ConfigDict:
     c.eval_every = 1                     # record train loss/acc and test acc every this many epochs
     c.checkpoint_every = 1000            # epochs between checkpoints (also at step 0 and at the end)
     c.chunk_epochs = 100                 # epochs per compiled scan: progress and NaN checks happen between
-    c.seed_chunk = 0                     # train at most this many seeds at once (0 = all): bounds memory (a sweep's points run in turn)
+    c.seed_chunk = 0                     # at most this many seeds at once (0 = all): bounds memory (sweep points run in turn)
     c.distributed = False                # multi-host: call jax.distributed.initialize(), shard seeds over all hosts
     c.matmul_precision = "highest"       # full fp32: on GPU the default (TF32/bf16) changes results
     c.split = "auto"                     # first layer as exact 16-bit parts on matmul units: auto|off|bf16|fp16

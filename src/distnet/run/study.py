@@ -250,7 +250,9 @@ def run_all(cfg, workdir, log=print, overwrite: bool = False, summarize=None) ->
     with one_writer(workdir):
         preflight.check(cfg, workdir, variants, dataset, {"split": plan.split, "parts": plan.parts},
                         overwrite=overwrite, log=log)
-        log(f"distnet: {len(variants)} variant(s) x {cfg.num_seeds} seed(s) x {cfg.epochs} epochs on "
+        points = config.sweep_points(cfg)
+        sweep = f"{len(points)} point(s) of {', '.join(summary.swept(points))} x " if len(points) > 1 else ""
+        log(f"distnet: {len(variants)} variant(s) x {sweep}{cfg.num_seeds} seed(s) x {cfg.epochs} epochs on "
             f"{cfg.data.name} ({len(dataset.x_train)} train / {len(dataset.x_test)} test, {cfg.data.preprocess}) "
             f"-> {workdir}")
         hosts.barrier("preflight")
