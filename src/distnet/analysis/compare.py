@@ -35,11 +35,12 @@ def gather(dirs) -> list[dict]:
             diverged = rec["metrics"].get("diverged_epoch", np.zeros(len(points) * s, np.int64))
             for i, point in enumerate(points):
                 keep = [j for j in range(i * s, (i + 1) * s) if not diverged[j]]
-                if rec["summary"]["status"] == "diverged" or not keep:    # stopped: show what it recorded
+                status = rec["summary"]["status"] if keep else "diverged"    # every seed of the point did
+                if status == "diverged":                                    # show what it recorded
                     keep = list(range(i * s, (i + 1) * s))
                 name = v if len(points) == 1 else f"{v} {summary.point_label(point, axes)}"
                 out.append({"name": name if seen[v] == 1 else f"{name} [{Path(d).name}]", "variant": v,
-                            "status": rec["summary"]["status"], "point": point, "seed_index": [j % s for j in keep],
+                            "status": status, "point": point, "seed_index": [j % s for j in keep],
                             "diverged_lanes": int(sum(bool(diverged[j]) for j in range(i * s, (i + 1) * s))),
                             "protocol": {"epochs": rec["summary"]["epochs"], "seeds": c["num_seeds"],
                                          "seed": c["seed"], "data": c["data"]["name"],

@@ -187,15 +187,12 @@ def mark_diverged(state: resume.State, start: int, went_bad) -> np.ndarray:
 
 def log_diverged(log, variant: str, cfg, state: resume.State, lanes: np.ndarray) -> None:
     points, s = config.sweep_points(cfg), cfg.num_seeds
-    where = ", ".join(f"seed {i % s}" + (f" at {_point_text(points[i // s])}" if len(points) > 1 else "") +
+    where = ", ".join(f"seed {i % s}" + (f" at {summary.point_label(points[i // s], summary.swept(points))}"
+                                         if len(points) > 1 else "") +
                       f" (epoch {state.diverged[i]})" for i in lanes)
     left = int((state.diverged == 0).sum())
     log(f"{variant}: loss or parameters became NaN/Inf for {where}; masked: "
         + (f"the other {left} lane(s) go on" if left else "no lane is left"))
-
-
-def _point_text(point: dict) -> str:
-    return ", ".join(f"{k}={v:g}" for k, v in point.items())
 
 
 def add_statistics(extra: dict, record: dict, state: resume.State, summarize) -> None:

@@ -63,6 +63,7 @@ def lanes_summary(record: dict, metrics: dict, diverged) -> dict:
         out["diverged_lanes"] = [{"lane": int(i), "seed": int(i % s), **record["points"][i // s],
                                   "epoch": int(diverged[i])} for i in bad]
     if len(record["points"]) > 1:
+        out["lanes_per_point"] = s
         out["points"] = [{**p, "lanes": [i * s, (i + 1) * s], "diverged_seeds": [int(j % s) for j in bad
                           if j // s == i], **finals(metrics, range(i * s, (i + 1) * s))}
                          for i, p in enumerate(record["points"])]
@@ -89,7 +90,10 @@ def summary_table(rows: list[dict]) -> str:
     for r in rows:
         for name, p in ([(r["variant"], r)] if "points" not in r else
                         [(f"{r['variant']} {point_label(p, swept(r['points']))}", p) for p in r["points"]]):
-            lines.append(f"| {name} | {r.get('status')} | {p['test_acc']['n']} | {r['epochs']} | "
+            status, bad = r.get("status"), len(p.get("diverged_seeds", ()))
+            if status == "complete" and bad:
+                status = "diverged" if "points" in r and bad == r["lanes_per_point"] else f"complete ({bad} diverged)"
+            lines.append(f"| {name} | {status} | {p['test_acc']['n']} | {r['epochs']} | "
                          f"{acc_cells(p['test_acc'], p['final_train_acc'])} | {r['wall_time_s']:.0f} |")
     return "\n".join(lines) + "\n"
 
