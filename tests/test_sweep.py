@@ -158,13 +158,13 @@ def test_report_has_a_variant_by_value_table_and_a_figure_per_swept_axis(tmp_pat
     cfg.variants = "ReLU,Abs2-Neg"
     study.run_all(cfg, tmp_path, log=lambda *a: None)
     assert report.main([str(tmp_path), "--out", str(tmp_path / "rep")]) == 0
-    md = (tmp_path / "rep" / "report.md").read_text()
+    md = (tmp_path / "rep" / "report" / "report.md").read_text()
     assert "## Sweep: final test accuracy (%) by lr" in md
     row = next(line for line in md.splitlines() if line.startswith("| ReLU |") and "+/-" in line)
     m = folder.load_metrics(tmp_path / "ReLU")["test_acc"][:, -1]
     assert f"{100 * m[:2].mean():.2f} +/- {100 * m[:2].std(ddof=1):.2f}" in row
     assert f"{100 * m[2:].mean():.2f} +/- {100 * m[2:].std(ddof=1):.2f}" in row
-    assert (tmp_path / "rep" / "figures" / "sweep_lr.png").stat().st_size > 0
+    assert (tmp_path / "rep" / "report" / "figures" / "sweep_lr.png").stat().st_size > 0
     assert "| ReLU lr=0.02 |" in md and "| ReLU lr=0.05 |" in md     # each point is a row of the other tables
 
 
@@ -176,3 +176,12 @@ def test_bad_sweep_values_are_named(smoke_cfg, field, value, says):
     with pytest.raises(config.ConfigError, match=f"config.{field}") as e:
         config.check(smoke_cfg)
     assert says in str(e.value)
+
+
+def test_a_folder_with_other_sweep_values_is_refused_and_one_from_before_sweeps_is_not(smoke_cfg):
+    now = smoke_cfg.to_dict()
+    before_sweeps = {k: v for k, v in now.items() if k not in config.SWEEP_DEFAULTS}   # an older config.json
+    assert config.diff(config.identity(before_sweeps), config.identity(now)) == []
+    smoke_cfg.lrs = (0.01, 0.05)
+    assert config.diff(config.identity(now), config.identity(smoke_cfg.to_dict())) == [
+        "lrs (folder: [], now: [0.01, 0.05])"]

@@ -193,8 +193,10 @@ SWEEP_EXAMPLES = {"lrs": "(1e-4,1e-3)", "init_scales": "(0.5,1.0,2.0)", "weight_
 
 def identity(d: dict) -> dict:
     """The fields of a config dict (cfg.to_dict(), or the "config" a run folder's config.json records) that a
-    resume must keep: PROTOCOL_FIELDS and PROGRAM_FIELDS, without data's LOCATION_FIELDS."""
+    resume must keep: PROTOCOL_FIELDS and PROGRAM_FIELDS, the sweep's fields, without data's LOCATION_FIELDS."""
     out = {k: d[k] for k in PROTOCOL_FIELDS + PROGRAM_FIELDS}
+    # the sweep's values, as lists (JSON's form); a folder from before sweeps has the single-value defaults
+    out.update({k: [float(v) for v in d.get(k, default)] for k, default in SWEEP_DEFAULTS.items()})
     out["data"] = {k: v for k, v in d["data"].items() if k not in LOCATION_FIELDS}
     out["md_rank"] = d.get("md_rank", 0)   # folders written before the field hold full-rank (0) MD heads
     return out
