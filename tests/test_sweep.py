@@ -166,6 +166,14 @@ def test_report_has_a_variant_by_value_table_and_a_figure_per_swept_axis(tmp_pat
     assert f"{100 * m[2:].mean():.2f} +/- {100 * m[2:].std(ddof=1):.2f}" in row
     assert (tmp_path / "rep" / "report" / "figures" / "sweep_lr.png").stat().st_size > 0
     assert "| ReLU lr=0.02 |" in md and "| ReLU lr=0.05 |" in md     # each point is a row of the other tables
+    # the tidy table names each lane by its seed and swept value
+    import csv
+    with open(tmp_path / "ReLU" / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == ["variant", "seed", "lr", "epoch", "train_loss", "train_acc", "test_acc"]
+    final = {(int(r["seed"]), float(r["lr"])): np.float32(r["test_acc"]) for r in rows if int(r["epoch"]) == cfg.epochs}
+    seeds = cfg.num_seeds                                   # 9 significant digits print a float32 exactly
+    assert final == {(i % seeds, (0.02, 0.05)[i // seeds]): m[i] for i in range(len(m))}
 
 
 @pytest.mark.parametrize("field,value,says", [

@@ -155,18 +155,26 @@ TIDY_COLUMNS = ("variant", "seed", "epoch") + METRICS
 
 
 def metrics_rows(vdir) -> dict[str, np.ndarray]:
-    """metrics.npz as a tidy table: one row per (seed, recorded epoch), columns TIDY_COLUMNS."""
+    """metrics.npz as a tidy table: one row per (lane, recorded epoch), columns TIDY_COLUMNS; a sweep's folder
+    adds each swept axis (of more than one value) as a column after "seed" (then the seed index within its
+    point), from config.json's lanes."""
     m = load_metrics(vdir)
-    seeds, evals = m["test_acc"].shape
-    return {"variant": np.full(seeds * evals, Path(vdir).name), "seed": np.repeat(np.arange(seeds), evals),
-            "epoch": np.tile(m["epoch"], seeds), **{k: m[k].reshape(-1) for k in METRICS}}
+    lanes, evals = m["test_acc"].shape
+    record = read_config(vdir).get("lanes") if (Path(vdir) / "config.json").exists() else None
+    seed, swept = np.arange(lanes), {}
+    if record and len(record["points"]) > 1:
+        seed = np.asarray(record["seed_index"])
+        swept = {axis: np.repeat(np.asarray(record[axis], np.float64), evals) for axis, values in record["axes"].items()
+                 if len(values) > 1}
+    return {"variant": np.full(lanes * evals, Path(vdir).name), "seed": np.repeat(seed, evals), **swept,
+            "epoch": np.tile(m["epoch"], lanes), **{k: m[k].reshape(-1) for k in METRICS}}
 
 
 def write_metrics_csv(vdir) -> None:
     """DIR/<variant>/metrics.csv from metrics.npz (float32 values printed exactly: 9 significant digits)."""
     rows = metrics_rows(vdir)
-    lines = [",".join(TIDY_COLUMNS)]
-    lines += [f"{v},{s},{e},{a:.9g},{b:.9g},{c:.9g}" for v, s, e, a, b, c in zip(*(rows[k] for k in TIDY_COLUMNS))]
+    text = {k: v.astype(str) if v.dtype.kind in "iuU" else np.char.mod("%.9g", v) for k, v in rows.items()}
+    lines = [",".join(rows)] + [",".join(r) for r in zip(*text.values())]
     files.write_text(Path(vdir) / "metrics.csv", "\n".join(lines) + "\n")
 
 
