@@ -248,3 +248,12 @@ DAMAGED_FILES = {
     "summary.json []": ("summary.json", lambda p: p.write_text("[]"), "is damaged (it holds a JSON list"),
     "stats.json garbage": ("stats.json", lambda p: p.write_text("{"), "is damaged (JSONDecodeError"),
 }
+
+
+def needs_float16(test):
+    """Skip where XLA cannot compile a float16 conversion (a CPU without F16C, or XLA_FLAGS=--xla_cpu_max_isa=SSE4_2):
+    there config.split=fp16 is refused in one sentence instead (tests/test_plan.py holds that)."""
+    import pytest
+    from distnet.nn import split
+    return pytest.mark.skipif(not split.converts("fp16"), reason="XLA cannot compile float32 -> float16 on this "
+                              "CPU (no F16C or a limited xla_cpu_max_isa); config.split=fp16 is refused here")(test)

@@ -1,6 +1,7 @@
 """distnet.run.plan: every field checked before anything runs, and what a study derives from its config."""
 from __future__ import annotations
 
+import jax
 import numpy as np
 import pytest
 
@@ -46,6 +47,29 @@ def test_make_resolves_the_split_for_the_backend_and_the_inputs(smoke_cfg, backe
     x = raw_pixels(8, 4) if inputs == "pixels" else raw_pixels(8, 4) / np.float32(255)
     p = plan.make(smoke_cfg, _dataset(x), backend=backend)
     assert (p.split, p.parts) == want
+
+
+def test_a_split_xla_cannot_convert_to_here_is_refused_in_one_sentence(smoke_cfg, monkeypatch):
+    from distnet.nn import split
+    monkeypatch.setattr(split, "converts", lambda kind: kind != "fp16")     # a CPU without F16C (as at SSE4_2)
+    smoke_cfg.split = "fp16"
+    with pytest.raises(config.ConfigError) as e:
+        plan.make(smoke_cfg, _dataset(raw_pixels(8, 4)))
+    assert str(e.value) == ("config.split='fp16' runs the first layer in fp16 parts, but XLA cannot compile a "
+                            "conversion to float16 on this CPU (no F16C, or XLA_FLAGS limits the instruction set); "
+                            "use --config.split=off (or bf16)")
+    smoke_cfg.split = "bf16"                                                  # bfloat16 converts everywhere
+    assert plan.make(smoke_cfg, _dataset(raw_pixels(8, 4))).split == "bf16"
+
+
+def test_the_float16_probe_says_what_compiling_a_conversion_does():
+    from distnet.nn import split
+    try:
+        jax.jit(lambda x: x.astype(jax.numpy.float16))(np.ones(3, np.float32)).block_until_ready()
+        compiles = True
+    except jax.errors.JaxRuntimeError:
+        compiles = False
+    assert split.converts("fp16") == compiles and split.converts("bf16")
 
 
 def test_plan_derives_chunks_checkpoints_and_recorded_epochs(smoke_cfg):

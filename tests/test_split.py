@@ -10,7 +10,7 @@ import pytest
 
 from distnet.nn import split
 
-from helpers import U32, raw_pixels
+from helpers import needs_float16, U32, raw_pixels
 
 
 def as_f64(a):
@@ -90,6 +90,7 @@ def fp16_sum(a):
     return (as_f64(head) + as_f64(low)) * as_f64(unscale), as_f64(head) * as_f64(unscale), as_f64(scale)
 
 
+@needs_float16
 @pytest.mark.parametrize("scale", [1e-30, 1e-8, 0.03, 1.0, 1e30])
 def test_fp16_parts_carry_each_entry_to_2_pow_minus_23(scale):
     """head = the entry rounded to 11 bits, so |low| <= 2^-12 |entry| needs 12 bits and float16 keeps 11: the
@@ -104,6 +105,7 @@ def test_fp16_parts_carry_each_entry_to_2_pow_minus_23(scale):
     assert (np.abs(head_only - w) / np.abs(w)).max() > 2.0 ** -13   # the head alone is 11 bits: the low part counts
 
 
+@needs_float16
 def test_fp16_entries_far_below_their_column_maximum_lose_only_absolute_precision():
     """Entries below 2^-28 of the column maximum reach float16 subnormals: absolute error <= 2^-38 of it."""
     w = np.array([[1.0], [3e-9], [-7e-12], [0.0]], np.float32)
@@ -119,6 +121,7 @@ def gamma(k_terms):
     return k_terms * u / (1 - k_terms * u)
 
 
+@needs_float16
 def test_fp16_split_matmul_and_weight_gradient_are_exact_products_accumulated_in_float32():
     """The split result is the float64 product of the parts (which carry w and g to 2^-23, tested above) up to
     float32 accumulation of 2K exact products: a wrong scale, a lost part or a misplaced slice breaks it."""
@@ -136,6 +139,7 @@ def test_fp16_split_matmul_and_weight_gradient_are_exact_products_accumulated_in
         assert (err <= gamma(2 * a.shape[1]) * (np.abs(a) @ np.abs(b_parts))).all()
 
 
+@needs_float16
 def test_fp16_split_input_refuses_values_that_are_not_float16():
     with pytest.raises(ValueError, match="exact in float16"):
         split.split_input(np.full((2, 3), 0.1, np.float32), 2, "fp16")

@@ -18,7 +18,7 @@ from distnet.nn import models
 from distnet.run import trainer
 
 import reference
-from helpers import SRC, assert_leaves_close, assert_metrics_close, near_ties, small_data, tiny_dataset
+from helpers import needs_float16, SRC, assert_leaves_close, assert_metrics_close, near_ties, small_data, tiny_dataset
 
 
 @pytest.mark.parametrize("name,form", [(n, "paper") for n in models.NAMES] + [("Abs-L2-Neg", "code"), ("ReLU-L2", "code")])
@@ -161,6 +161,7 @@ def test_on_gpu_the_first_layer_is_bfloat16_matmuls_with_float32_accumulation():
     assert not [d for d in gpu_program(ds, split=0) if "bf16" in d]   # the plain path stays float32
 
 
+@needs_float16
 def test_on_gpu_the_fp16_split_is_float16_matmuls_with_float32_accumulation():
     ds = tiny_dataset()
     program = trainer.make_train(models.get("ReLU", hidden=32), lr=1e-3, input_dim=ds.dim)

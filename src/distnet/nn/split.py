@@ -10,12 +10,27 @@ accumulate in float32.
 """
 from __future__ import annotations
 
+import functools
+
 import flax.struct
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 DTYPES = {"bf16": jnp.bfloat16, "fp16": jnp.float16}
+
+
+@functools.lru_cache(maxsize=None)
+def converts(kind: str) -> bool:
+    """Whether XLA can compile float32 -> the parts' format on the default backend. XLA:CPU compiles a float16
+    conversion to a call of __truncsfhf2 where the CPU (or XLA_FLAGS=--xla_cpu_max_isa, e.g. SSE4_2) lacks
+    F16C, and its JIT does not link that routine: "Symbols not found: [ __truncsfhf2 ]" (JAX 0.10.2, measured).
+    bfloat16 conversion is plain integer arithmetic and compiles everywhere."""
+    try:
+        jax.jit(lambda x: x.astype(DTYPES[kind]))(np.ones(2, np.float32)).block_until_ready()
+        return True
+    except jax.errors.JaxRuntimeError:
+        return False
 
 
 @flax.struct.dataclass

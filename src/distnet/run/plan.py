@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import jax
 import numpy as np
 
 from distnet import config, data
@@ -54,6 +55,12 @@ def make(cfg, dataset: data.Dataset, backend: str | None = None) -> Plan:
     """The plan of a validated config on the loaded dataset (whose inputs decide whether a split is exact)."""
     exact = all(split.exact_in(x, kind) for x in (dataset.x_train, dataset.x_test) for kind in split.DTYPES)
     split_kind = trainer.resolve_split(cfg.split, cfg.matmul_precision, exact, backend)
+    here = backend in (None, jax.default_backend())            # the probe compiles on the default backend
+    if split_kind != "off" and here and not split.converts(split_kind):
+        raise config.ConfigError(
+            f"config.split={cfg.split!r} runs the first layer in {split_kind} parts, but XLA cannot compile a "
+            f"conversion to {split.DTYPES[split_kind].dtype.name} on this {jax.default_backend().upper()} (no F16C, "
+            f"or XLA_FLAGS limits the instruction set); use --config.split=off (or bf16)")
     return Plan(variants=tuple(config.variant_list(cfg)), epochs=cfg.epochs, eval_every=cfg.eval_every,
                 checkpoint_every=cfg.checkpoint_every,
                 chunk=trainer.chunk_length(cfg.epochs, cfg.checkpoint_every, cfg.eval_every, cfg.chunk_epochs),
