@@ -12,7 +12,6 @@ HERE = Path(__file__).resolve().parent
 
 SETUP = '''%matplotlib inline
 from pathlib import Path
-import numpy as np
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 from distnet.run import folder
@@ -58,7 +57,7 @@ GEOMETRY = [
                  "reading, perturbation and noise curves. Read from the statistics `python -m distnet.analysis.analyze` "
                  "wrote (stats.json); whatever is missing is computed here from the checkpoint (never trained)."),
     ("code", 'RUN_DIR = "runs/default"\nVARIANT = "ReLU"\nSEED = 0'),
-    ("code", SETUP + "\nimport jax\nfrom distnet.analysis import analyze, plots, stats\n"
+    ("code", SETUP + "\nimport jax\nimport numpy as np\nfrom distnet.analysis import analyze, plots, stats\n"
              "vdir = folder.variant_dir(RUN, VARIANT)\nmodel = folder.load_model(vdir)\n"
              "params = jax.tree_util.tree_map(lambda a: a[SEED:SEED + 1], folder.load_params(vdir))  # seed axis kept\n"
              "ds = folder.load_data(vdir)\nprint(f'{VARIANT}, seed {SEED}: {model.spec.act} first layer, {model.spec.head} output; '\n"

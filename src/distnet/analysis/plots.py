@@ -146,12 +146,14 @@ def noise(records):
     """Test accuracy and mean output change against Gaussian input noise (in units of the inputs' std)."""
     rows = [r for r in records if r["stats"] and "noise" in r["stats"]]
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
-    scales = []
+    scales, shifts = np.array([]), [np.ones(1)]
     for r in rows:
         n = r["stats"]["noise"]
         scales = np.asarray(n["scale_of_inputs_std"], float)
+        shift = np.mean(n["output_shift"], axis=0)
+        shifts.append(shift)
         _band(a1, scales, 100 * np.asarray(n["accuracy"], float), r["name"])
-        a2.plot(scales, np.mean(n["output_shift"], axis=0), marker=".", label=r["name"])
+        a2.plot(scales, shift, marker=".", label=r["name"])
     positive = scales[scales > 0] if len(scales) else np.array([0.01])
     for ax in (a1, a2):
         # linear below the smallest non-zero scale so 0 sits one decade left of it, log above; a tick per scale
@@ -159,8 +161,7 @@ def noise(records):
         ax.set_xticks(scales, [f"{s:g}" for s in scales])
         ax.grid(alpha=0.3)
     a1.set(xlabel="noise std / input std", ylabel="test accuracy %", title="Accuracy under input noise")
-    shifts = np.concatenate([np.ravel(np.mean(r["stats"]["noise"]["output_shift"], axis=0)) for r in rows]) \
-        if rows else np.array([1.0])
+    shifts = np.concatenate(shifts[1:] or shifts)
     a2.set_yscale("symlog", linthresh=max(float(shifts[shifts > 0].min()) if (shifts > 0).any() else 1.0, 1e-6))
     a2.set_ylim(bottom=0)                                     # an output change is a norm: never negative
     a2.set(xlabel="noise std / input std", ylabel="mean ||output change|| (seed mean)",
