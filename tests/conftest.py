@@ -1,13 +1,24 @@
 """Shared fixtures. Real-data tests use $DISTNET_DATA_DIR (CI sets it to ../shared/data) and skip without it."""
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from helpers import load_config
+# One JAX persistent compilation cache per test session, for this process and every process it starts (train.py,
+# notebook kernels): a program the suite builds many times (the smoke run's, above all) compiles once instead of in
+# every test, which was most of the suite's time on CPU. The cache holds the executables XLA compiled, so no number
+# changes; its key includes XLA_FLAGS, and a fresh folder per session keeps one machine's runs from another's.
+_XLA_CACHE = tempfile.mkdtemp(prefix="distnet-tests-xla-cache-")
+atexit.register(shutil.rmtree, _XLA_CACHE, True)
+os.environ.update(JAX_COMPILATION_CACHE_DIR=_XLA_CACHE, JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
+                  JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0")
+
+from helpers import load_config  # noqa: E402  (imports JAX, which reads the cache settings above)
 
 from distnet import data
 

@@ -10,7 +10,7 @@ import pytest
 
 from distnet.nn import split
 
-from helpers import needs_float16, U32, raw_pixels
+from helpers import needs_float16, U32, raw_pixels, record_margin
 
 
 def as_f64(a):
@@ -54,6 +54,7 @@ def test_split_matmul_and_weight_gradient_match_float64(parts):
     for got, want, scale, n in ((y, x64 @ w, x64 @ np.abs(w), parts * 784), (dw, x64.T @ g, x64.T @ np.abs(g), parts * 400)):
         bound = (np.sqrt(n) * U32 + (2.0 ** -16 if parts == 2 else 0.0)) * scale
         err = np.abs(np.asarray(got, np.float64) - want)
+        record_margin("largest error / its bound", np.max(err / bound), 1.0)
         assert np.all(err <= bound), np.max(err / bound)
 
 
@@ -72,6 +73,7 @@ def test_three_parts_carry_all_24_bits_of_the_weights_and_of_the_gradient():
         for got, want in ((y, 201.0 * w.astype(np.float64)), (dw, 201.0 * g.astype(np.float64))):
             rel = np.max(np.abs(np.asarray(got, np.float64) - want) / np.abs(want))
             if parts == 3:
+                record_margin("three parts: largest relative error", rel, 2 * U32 / (1 - 2 * U32))
                 assert rel <= 2 * U32 / (1 - 2 * U32), rel
             else:
                 assert 2.0 ** -18 < rel <= 2.0 ** -16 + 2 * U32, rel
@@ -136,7 +138,9 @@ def test_fp16_split_matmul_and_weight_gradient_are_exact_products_accumulated_in
     for got, a, b in ((y, x64, w), (dw, x64.T, g)):
         b_parts = fp16_sum(b)[0]
         err = np.abs(np.asarray(got, np.float64) - a @ b_parts)
-        assert (err <= gamma(2 * a.shape[1]) * (np.abs(a) @ np.abs(b_parts))).all()
+        bound = gamma(2 * a.shape[1]) * (np.abs(a) @ np.abs(b_parts))
+        record_margin("largest error / gamma_2K bound", np.max(err / bound), 1.0)
+        assert (err <= bound).all()
 
 
 @needs_float16

@@ -18,7 +18,8 @@ from distnet.nn import models
 from distnet.run import trainer
 
 import reference
-from helpers import needs_float16, SRC, assert_leaves_close, assert_metrics_close, near_ties, small_data, tiny_dataset
+from helpers import (needs_float16, SRC, assert_leaves_close, assert_metrics_close, max_rel, near_ties, record_margin,
+                     small_data, tiny_dataset)
 
 
 @pytest.mark.parametrize("name,form", [(n, "paper") for n in models.NAMES] + [("Abs-L2-Neg", "code"), ("ReLU-L2", "code")])
@@ -38,11 +39,15 @@ def test_three_sgd_steps_of_every_variant_match_float64_numpy(name, form):
     # prediction may differ: the nearest top-two gaps are 6 u|y| (ReLU-L2, train) and 10 u|y| (ReLU-L2 code, test).
     for e in range(3):
         p, loss, acc = reference.sgd_step(spec, p, x, ds.y_train, 0.05, form)
+        record_margin("train loss vs float64", max_rel(m.train_loss[e], loss), 1e-4)
         assert float(m.train_loss[e]) == pytest.approx(loss, rel=1e-4)     # loss before epoch e's update
         assert float(m.train_acc[e]) == pytest.approx(acc, abs=1.5 / len(x))
         assert float(m.test_acc[e]) == pytest.approx(reference.accuracy(spec, p, xt, ds.y_test, form),
                                                      abs=1.5 / len(xt))   # after the update
-    chex.assert_trees_all_close(jax.tree.map(np.asarray, params), p, rtol=2e-4, atol=1e-5)
+    got = jax.tree.map(np.asarray, params)
+    record_margin("params |a-b| / (atol + rtol|b|), largest", max(
+        np.max(np.abs(a - b) / (1e-5 + 2e-4 * np.abs(b))) for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(p))), 1.0)
+    chex.assert_trees_all_close(got, p, rtol=2e-4, atol=1e-5)
 
 
 def test_evaluate_gives_initial_metrics():
@@ -133,10 +138,15 @@ def test_training_with_split_inputs_matches_the_plain_first_layer(variant, epoch
         for epoch in range(epochs):
             p_plain, m_plain = run(p_plain, plain, 1)
             p_split, m_split = run(p_split, split, 1)
+            record_margin("train loss, largest relative difference", max_rel(m_split.train_loss, m_plain.train_loss),
+                          LOSS_RTOL)
             np.testing.assert_allclose(m_split.train_loss, m_plain.train_loss, rtol=LOSS_RTOL)
             logits = [jax.vmap(lambda p: model.apply({"params": p}, plain.x_test))(p) for p in (p_plain, p_split)]
             flips = np.round(np.abs(m_split.test_acc - m_plain.test_acc)[:, 0] * len(ds.y_test))
-            assert np.all(flips <= near_ties(logits[0], tie_rtol, other=logits[1])), (epoch, flips)
+            ties = near_ties(logits[0], tie_rtol, other=logits[1])
+            worst = np.argmax(flips - ties)
+            record_margin("test predictions apart (limit: near ties)", flips[worst], ties[worst])
+            assert np.all(flips <= ties), (epoch, flips)
     assert_leaves_close(p_split, p_plain, PARAMS_RTOL)
 
 

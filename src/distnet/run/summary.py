@@ -8,10 +8,16 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import stats as sps
 
 
 ACCURACY = (0.0, 1.0)   # the range of an accuracy, for describe's interval
+
+
+def t_quantile(p: float, df: int) -> float:
+    """Student's t quantile: scipy.stats.t.ppf's own routine (scipy.special.stdtrit, the same value), imported
+    here because scipy.stats costs every train.py process about a second of import time on CPU."""
+    from scipy.special import stdtrit
+    return float(stdtrit(df, p))
 
 
 def describe(values, bounds: tuple[float, float] | None = None) -> dict:
@@ -25,7 +31,7 @@ def describe(values, bounds: tuple[float, float] | None = None) -> dict:
     n = len(v)
     mean = float(v.mean())
     std = float(v.std(ddof=1)) if n > 1 else 0.0
-    half = float(sps.t.ppf(0.975, n - 1) * std / math.sqrt(n)) if n > 1 else float("nan")
+    half = float(t_quantile(0.975, n - 1) * std / math.sqrt(n)) if n > 1 else float("nan")
     lo, hi = mean - half, mean + half
     if bounds is not None and n > 1:
         lo, hi = max(lo, bounds[0]), min(hi, bounds[1])
