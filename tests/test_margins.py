@@ -38,7 +38,8 @@ def test_gather_keeps_the_worst_ratio_per_test_and_quantity_over_runs(tmp_path, 
 
     a = run("a.jsonl", [{"test": "t.py::f[x]", "what": "loss", "observed": 1.0, "limit": 10.0},
                         {"test": "t.py::f[y]", "what": "loss", "observed": 4.0, "limit": 10.0},
-                        {"test": "t.py::g", "what": "flips", "observed": 0.0, "limit": 0.0}])
+                        {"test": "t.py::g", "what": "flips", "observed": 0.0, "limit": 0.0},
+                        {"test": "t.py::h", "what": "max|a-b|", "observed": 1.0, "limit": 2.0}])
     b = run("b.jsonl", [{"test": "t.py::f[x]", "what": "loss", "observed": 3.0, "limit": 5.0}])
     m = margins_module()
     worst = m.gather([a, b])
@@ -46,8 +47,11 @@ def test_gather_keeps_the_worst_ratio_per_test_and_quantity_over_runs(tmp_path, 
     assert f["ratio"] == pytest.approx(0.6) and f["calls"] == 3 and f["runs"] == {"a.jsonl", "b.jsonl"}
     assert f["where"].startswith("b.jsonl") and f["where"].endswith(" x")
     assert worst[("t.py::g", "flips")]["ratio"] == 0.0
-    assert set(m.gather([a, b], each=True)) == {("t.py::f[x]", "loss"), ("t.py::f[y]", "loss"), ("t.py::g", "flips")}
+    assert set(m.gather([a, b], each=True)) == {("t.py::f[x]", "loss"), ("t.py::f[y]", "loss"), ("t.py::g", "flips"),
+                                                ("t.py::h", "max|a-b|")}
     assert m.main([str(a), str(b)]) == 0
-    assert "| t.py::f | loss | 3 | 5 | 0.600 | 2 (3) |" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "| t.py::f | loss | 3 | 5 | 0.600 | 2 (3) |" in out
+    assert "| t.py::h | max\\|a-b\\| | 1 | 2 | 0.500 |" in out       # a | inside a cell is escaped for markdown
     with pytest.raises(SystemExit, match="not a file"):
         m.main([str(tmp_path / "missing.jsonl")])
