@@ -146,7 +146,7 @@ def noise(records):
     """Test accuracy and mean output change against Gaussian input noise (in units of the inputs' std)."""
     rows = [r for r in records if r["stats"] and "noise" in r["stats"]]
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
-    scales, shifts = np.array([]), [np.ones(1)]
+    scales, shifts = np.array([]), []
     for r in rows:
         n = r["stats"]["noise"]
         scales = np.asarray(n["scale_of_inputs_std"], float)
@@ -161,7 +161,7 @@ def noise(records):
         ax.set_xticks(scales, [f"{s:g}" for s in scales])
         ax.grid(alpha=0.3)
     a1.set(xlabel="noise std / input std", ylabel="test accuracy %", title="Accuracy under input noise")
-    shifts = np.concatenate(shifts[1:] or shifts)
+    shifts = np.concatenate(shifts) if shifts else np.ones(1)
     a2.set_yscale("symlog", linthresh=max(float(shifts[shifts > 0].min()) if (shifts > 0).any() else 1.0, 1e-6))
     a2.set_ylim(bottom=0)                                     # an output change is a norm: never negative
     a2.set(xlabel="noise std / input std", ylabel="mean ||output change|| (seed mean)",
