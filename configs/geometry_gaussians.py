@@ -15,15 +15,22 @@ Training: the paper's full-batch SGD, but lr 0.1 (unit-scale inputs, not 0..255 
           units; EPOCHS epochs, recorded every 10.
 Runtime:  see the closing note of issue #13 (measured on a shared 2-core CPU).
 """
-from distnet.config import base
-from distnet.nn import models
+from distnet.config import ConfigError, base
 
 DIMS = (2, 10, 100)
 EPOCHS = 500
 
 
-def get_config(dim: str = "10"):
-    dim = int(dim)
+def get_config(arg: str = "10"):
+    """`arg`: what follows ':' on the command line, the input dimension D (a positive integer)."""
+    try:
+        dim = int(arg)
+    except ValueError:
+        dim = 0
+    if dim < 1:
+        raise ConfigError(f"configs/geometry_gaussians.py takes the input dimension after ':', a positive integer "
+                          f"such as {', '.join(map(str, DIMS[:-1]))} or {DIMS[-1]} (got {str(arg)!r})")
+    from distnet.nn import models       # imports JAX: only once the argument is known to be good
     c = base()
     c.variants = ",".join(models.MAIN + models.OFFSETL2)
     c.num_seeds = 5

@@ -68,3 +68,42 @@ def test_paper_configs_name_the_papers_variants():
     assert config.variant_list(load_config("paper_bias")) == list(models.BIAS)
     assert config.variant_list(load_config("paper_offsetl2")) == list(models.OFFSETL2)
     assert config.variant_list(load_config("distance_heads")) == list(models.OFFSETL2 + models.HEADS)
+
+
+@pytest.mark.parametrize("spec, says", [
+    ("configs/geometry_gaussians.py:abc", "configs/geometry_gaussians.py takes the input dimension after ':', a "
+                                          "positive integer such as 2, 10 or 100 (got 'abc')"),
+    ("configs/geometry_gaussians.py:0", "(got '0')"),
+    ("configs/smoke.py:3", "configs/smoke.py takes no argument after ':' (got '3'); give --config configs/smoke.py"),
+    ("configs/nope.py", "cannot load the config file configs/nope.py (No such file or directory)"),
+    ("broken.py", "cannot load the config file broken.py (invalid syntax, line 1)"),
+    ("empty.py", "the config file empty.py defines no get_config()"),
+    ("needs.py", "needs.py needs an argument, --config needs.py:ARG")])
+def test_a_config_file_or_its_argument_that_cannot_give_a_config_is_one_sentence(spec, says, tmp_path, monkeypatch):
+    for name, text in (("broken.py", "def get_config(:\n"), ("empty.py", "x = 1\n"),
+                       ("needs.py", "def get_config(arg):\n    return arg\n")):
+        (tmp_path / name).write_text(text)
+    monkeypatch.chdir(ROOT if spec.startswith("configs/") else tmp_path)
+    with pytest.raises(config.ConfigError) as e:
+        config.load_file(spec)
+    assert says in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_config_file_takes_its_argument():
+    cfg = config.load_file(f"{ROOT}/configs/geometry_gaussians.py:2")
+    assert cfg.data.dim == 2 and cfg.data.separation == 1.0
+
+
+@pytest.mark.parametrize("names, says", [
+    (["lr", "epochz"], "unknown config field 'epochz' (did you mean 'epochs'?) on the command line"),
+    (["data.n_trian"], "unknown config field 'data.n_trian' (did you mean 'data.n_train'?)"),
+    (["learning_rate"], "unknown config field 'learning_rate' on the command line"),
+    (["data.classes"], "set it in a config file")])
+def test_a_command_line_field_the_config_lacks_is_named_with_the_closest_field(smoke_cfg, names, says):
+    with pytest.raises(config.ConfigError) as e:
+        config.check_overrides(smoke_cfg, names, absent={"data.classes": "set it in a config file"})
+    assert says in str(e.value)
+
+
+def test_every_field_and_nested_field_and_element_passes_the_override_check(smoke_cfg):
+    config.check_overrides(smoke_cfg, [name for name, _, _ in config.fields()] + ["data", "lrs[0]"])

@@ -8,7 +8,7 @@ import shutil
 import jax
 import pytest
 
-from distnet import config
+from distnet import config, data
 from distnet.nn import models
 from distnet.run import checkpoint, folder
 
@@ -65,7 +65,7 @@ def test_resume_with_a_different_protocol_is_refused(smoke_run, tmp_path):
 
 @pytest.mark.parametrize("args,code,message", [
     (["--config.variants=ReLU,Relu3"], 2, "valid variants are: ReLU, Abs, ReLU2"),
-    (["--config.epochs=abc"], 1, "config.epochs"),
+    (["--config.epochs=abc"], 2, "error: config.epochs='abc' is not an integer; give one such as --config.epochs=20"),
     (["--config.epochz=5"], 2, "did you mean 'epochs'"),
     (["--config.epochs=0"], 2, "config.epochs=0 must be a positive integer"),
     (["--config.data.name=mnist", "--config.data.source=idx", "--config.data.dir=/nonexistent/mnist"], 2,
@@ -99,4 +99,6 @@ def test_help_lists_every_config_field_with_its_default_and_every_variant():
     assert r.returncode == 0, r.stderr
     for name, value, _ in config.fields():
         assert re.search(rf"^  {re.escape(name)} +{re.escape(repr(value))}", r.stdout, re.M), name
+    for name, value in data.GAUSSIAN_DEFAULTS.items():     # fields a gaussians config adds to config.data
+        assert re.search(rf"^  data\.{name} +{re.escape(repr(value))} +\S", r.stdout, re.M), name
     assert ", ".join(models.NAMES) in r.stdout and "paper_table1.py" in r.stdout

@@ -1,4 +1,5 @@
-"""The config schema (field names are stable CLI API), its defaults, and the checks that need nothing else.
+"""The config schema (field names are stable CLI API), its defaults, the checks that need nothing else, and the
+loading of a config file (PATH or PATH:ARG) with the check of the field names a command line overrides.
 
 Configs are ml_collections ConfigDicts built by `configs/*.py:get_config()` on top of `base()`; they are read,
 never mutated, after validation. This module imports no JAX, so a config file loads in milliseconds.
@@ -10,10 +11,12 @@ fields in distnet.data. `distnet.run.plan.validate` runs every check before anyt
 """
 from __future__ import annotations
 
+import difflib
+import importlib.machinery
+import importlib.util
 import inspect
 import itertools
 import math
-import re
 
 import ml_collections
 
@@ -38,55 +41,114 @@ UNCOMPARED_FIELDS = {
 }
 
 
+# The schema: (dotted name, default, what it means), in the order --help lists them. base() builds its ConfigDict
+# from these rows and --help prints them, so the help cannot drift from the defaults.
+SCHEMA = (
+    ("variants", "ReLU,Abs,ReLU2,Abs2,ReLU2-Neg,Abs2-Neg", "comma list of variant names (the paper's main six)"),
+    ("seed", 0, "seed index i trains from fold_in(PRNGKey(seed), i)"),
+    ("num_seeds", 20, "seeds trained at once, each from its own key"),
+    ("epochs", 5000, "full-batch epochs (one SGD step each)"),
+    ("lr", 1e-3, "plain SGD learning rate (when lrs is empty)"),
+    ("lrs", (), "learning rates swept as lanes beside the seeds, e.g. (1e-4, 1e-3); () = (lr,)"),
+    ("init_scales", (1.0,), "multipliers of every Linear's PyTorch-default init bound, swept as lanes"),
+    ("weight_decays", (0.0,), "L2 coefficients (SGD on loss + wd/2 ||params||^2), swept as lanes"),
+    ("hidden", 128, "first-layer units"),
+    ("eval_every", 1, "record train loss/acc and test acc every this many epochs"),
+    ("checkpoint_every", 1000, "epochs between checkpoints (also at step 0 and at the end)"),
+    ("chunk_epochs", 100, "epochs per compiled scan: progress and NaN checks happen between"),
+    ("seed_chunk", 0, "at most this many seeds at once (0 = all): bounds memory (sweep points run in turn)"),
+    ("distributed", False, "multi-host: call jax.distributed.initialize(), shard seeds over all hosts"),
+    ("matmul_precision", "highest", "full fp32: on GPU the default (TF32/bf16) changes results"),
+    ("split", "auto", "first layer as exact 16-bit parts on matmul units: auto|off|bf16|fp16"),
+    ("offsetl2_form", "paper", "paper: ||alpha*(x-mu)||; code: sqrt(sum alpha*(x-mu)^2)"),
+    ("tensorboard", False, "also write TensorBoard scalars to <variant>/tensorboard/ (no TF needed)"),
+    ("md_rank", 0, "rows of each MD head's P_c (*-MD variants); 0 = hidden (full rank)"),
+    ("data.name", "mnist", "mnist | fashion_mnist | gaussians"),
+    ("data.source", "auto", "auto: data.dir or $DISTNET_DATA_DIR if set, else tfds"),
+    ("data.dir", "", "a folder with the four gzip IDX files (else $DISTNET_DATA_DIR/<name>)"),
+    ("data.preprocess", "raw", "the released code trains on raw 0..255 pixels"),
+    ("data.n_train", 0, "0 = the whole training set"),
+    ("data.n_test", 0, "0 = the whole test set"),
+    ("data.dim", 784, "gaussians only"),
+    ("data.seed", 0, "gaussians only"),
+)
+
+
 def base() -> ml_collections.ConfigDict:
+    """A ConfigDict holding every field of SCHEMA at its default."""
     c = ml_collections.ConfigDict()
-    c.variants = "ReLU,Abs,ReLU2,Abs2,ReLU2-Neg,Abs2-Neg"   # comma list of variant names (the paper's main six)
-    c.seed = 0                           # seed index i trains from fold_in(PRNGKey(seed), i)
-    c.num_seeds = 20                     # seeds trained at once, each from its own key
-    c.epochs = 5000                      # full-batch epochs (one SGD step each)
-    c.lr = 1e-3                          # plain SGD learning rate (when lrs is empty)
-    c.lrs = ()                           # learning rates swept as lanes beside the seeds, e.g. (1e-4, 1e-3); () = (lr,)
-    c.init_scales = (1.0,)               # multipliers of every Linear's PyTorch-default init bound, swept as lanes
-    c.weight_decays = (0.0,)             # L2 coefficients (SGD on loss + wd/2 ||params||^2), swept as lanes
-    c.hidden = 128                       # first-layer units
-    c.eval_every = 1                     # record train loss/acc and test acc every this many epochs
-    c.checkpoint_every = 1000            # epochs between checkpoints (also at step 0 and at the end)
-    c.chunk_epochs = 100                 # epochs per compiled scan: progress and NaN checks happen between
-    c.seed_chunk = 0                     # at most this many seeds at once (0 = all): bounds memory (sweep points run in turn)
-    c.distributed = False                # multi-host: call jax.distributed.initialize(), shard seeds over all hosts
-    c.matmul_precision = "highest"       # full fp32: on GPU the default (TF32/bf16) changes results
-    c.split = "auto"                     # first layer as exact 16-bit parts on matmul units: auto|off|bf16|fp16
-    c.offsetl2_form = "paper"            # paper: ||alpha*(x-mu)||; code: sqrt(sum alpha*(x-mu)^2)
-    c.tensorboard = False                # also write TensorBoard scalars to <variant>/tensorboard/ (no TF needed)
-    c.md_rank = 0                        # rows of each MD head's P_c (*-MD variants); 0 = hidden (full rank)
-    c.data = ml_collections.ConfigDict()
-    c.data.name = "mnist"                # mnist | fashion_mnist | gaussians
-    c.data.source = "auto"               # auto: data.dir or $DISTNET_DATA_DIR if set, else tfds
-    c.data.dir = ""                      # a folder with the four gzip IDX files (else $DISTNET_DATA_DIR/<name>)
-    c.data.preprocess = "raw"            # the released code trains on raw 0..255 pixels
-    c.data.n_train = 0                   # 0 = the whole training set
-    c.data.n_test = 0                    # 0 = the whole test set
-    c.data.dim = 784                     # gaussians only
-    c.data.seed = 0                      # gaussians only
+    for name, default, _ in SCHEMA:
+        *parents, leaf = name.split(".")
+        node = c
+        for part in parents:
+            if part not in node:
+                node[part] = ml_collections.ConfigDict()
+            node = node[part]
+        node[leaf] = default
     return c
 
 
 def fields() -> list[tuple[str, object, str]]:
-    """(dotted name, default, what it means) of every field, in base()'s order, for --help: read from base()'s
-    own lines, so the help cannot drift from the schema."""
-    cfg = base()
-    out = []
-    for name, note in re.findall(r"^\s*c\.([\w.]+) = .*?(?:#\s*(.*))?$", inspect.getsource(base), re.M):
-        value = cfg
-        for part in name.split("."):
-            value = value[part]
-        if not isinstance(value, ml_collections.ConfigDict):
-            out.append((name, value, note))
-    return out
+    """(dotted name, default, what it means) of every field of base(), in SCHEMA's order (--help lists them)."""
+    return list(SCHEMA)
 
 
 class ConfigError(ValueError):
     """A config value a user can fix; the message names the field and the valid range."""
+
+
+# --- config files and the fields a command line names -------------------------------------------------------
+
+def load_file(spec: str) -> ml_collections.ConfigDict:
+    """get_config() of a config file named as --config takes it, PATH or PATH:ARG (as ml_collections does,
+    everything after the first ':' is get_config's one argument). ConfigError, naming the file and the fix, when
+    the file cannot be read or compiled, defines no get_config, or is given an argument its get_config does not
+    take (or not given one it needs); a config validates its argument itself and raises ConfigError."""
+    path, *arg = spec.split(":", 1)
+    loader = importlib.machinery.SourceFileLoader("distnet_config_file", path)
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader(loader.name, loader))
+    try:
+        loader.exec_module(module)
+    except OSError as e:
+        raise ConfigError(f"cannot load the config file {path} ({e.strerror or e}); give an existing file such "
+                          f"as --config configs/default.py") from e
+    except SyntaxError as e:
+        raise ConfigError(f"cannot load the config file {path} ({e.msg}, line {e.lineno}); fix it, or give "
+                          f"another such as --config configs/default.py") from e
+    get_config = getattr(module, "get_config", None)
+    if not callable(get_config):
+        raise ConfigError(f"the config file {path} defines no get_config(); a config file returns its ConfigDict "
+                          f"from get_config(), as configs/default.py does")
+    try:
+        inspect.signature(get_config).bind(*arg)
+    except TypeError:
+        raise ConfigError(f"{path} takes no argument after ':' (got {arg[0]!r}); give --config {path}" if arg else
+                          f"{path} needs an argument, --config {path}:ARG; its docstring says which") from None
+    return get_config(*arg)
+
+
+def field_names(cfg, prefix: str = "") -> list[str]:
+    """Dotted names of every field of a ConfigDict, nested ConfigDicts and their fields alike."""
+    out = []
+    for key, value in cfg.items():
+        out.append(prefix + key)
+        if isinstance(value, ml_collections.ConfigDict):
+            out += field_names(value, f"{prefix}{key}.")
+    return out
+
+
+def check_overrides(cfg, names, absent: dict[str, str] | None = None) -> None:
+    """ConfigError for the first dotted name (--config.NAME=VALUE) that is no field of cfg, naming the closest
+    field; absent: {name: the message} for fields that some config files add and cfg does not have."""
+    known = field_names(cfg)
+    for name in names:
+        if name.split("[")[0] in known:        # ml_collections also takes an element: --config.lrs[0]=1e-4
+            continue
+        if absent and name in absent:
+            raise ConfigError(absent[name])
+        close = difflib.get_close_matches(name, known, n=1)
+        raise ConfigError(f"unknown config field {name!r}{f' (did you mean {close[0]!r}?)' if close else ''} on the "
+                          f"command line; `python train.py --help` lists every field with its default")
 
 
 def is_int(v) -> bool:
