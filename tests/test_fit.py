@@ -1,6 +1,8 @@
 """distnet.run.fit: the study's protocol on a researcher's own arrays, and params applied to inputs."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -63,10 +65,16 @@ def test_apply_gives_every_seed_or_one_and_matches_the_recorded_accuracy(smoke_r
     (lambda a: {**a, "y_train": a["y_train"] + 0.5}, "y_train holds non-integer labels"),
     (lambda a: {**a, "y_test": -a["y_test"] - 1}, "y_test holds labels outside"),
     (lambda a: {**a, "x_train": np.where(np.arange(16) == 3, np.nan, a["x_train"])}, "x_train holds NaN or Inf"),
-    (lambda a: {**a, "x_train": a["x_train"][:, 0]}, "x_train must hold one example per row")])
+    (lambda a: {**a, "x_train": a["x_train"][:, 0]}, "x_train must hold one example per row"),
+    (lambda a: {**a, "y_train": a["y_train"].astype(str)}, "y_train holds strings such as '0', not class indices"),
+    (lambda a: {**a, "y_train": a["y_train"] + 1, "y_test": a["y_test"] + 1},
+     "y_train and y_test have no label 0 although their largest is 10, so that class would never be seen; "
+     "relabel to 0..C-1"),
+    (lambda a: {**a, "y_train": np.eye(10)[a["y_train"]], "y_test": np.eye(12)[a["y_test"]]},
+     "one-hot rows of different widths [10, 12]")])
 def test_bad_arrays_are_refused_naming_the_array(smoke_arrays, change, says):
     arrays = change(dict(zip(("x_train", "y_train", "x_test", "y_test"), smoke_arrays)))
-    with pytest.raises(ValueError, match=says.replace("(", r"\(")):
+    with pytest.raises(ValueError, match=re.escape(says)):
         fit.fit("ReLU", **arrays, seeds=1, epochs=1)
 
 
@@ -86,3 +94,19 @@ def test_apply_refuses_inputs_of_the_wrong_width(smoke_run):
     model, params_S = fit.load(smoke_run / "ReLU")
     with pytest.raises(ValueError, match="x has 5 features per example; the model was trained on 16"):
         fit.apply(model, params_S, np.zeros((3, 5)))
+
+
+@pytest.mark.parametrize("seed", [2, -1, 1.0])
+def test_apply_refuses_a_seed_the_params_do_not_hold(smoke_run, seed):
+    model, params_S = fit.load(smoke_run / "ReLU")       # 2 seeds
+    with pytest.raises(ValueError, match=rf"seed={seed!r} must pick one of the params' 2 seeds: an integer in 0\.\.1"):
+        fit.apply(model, params_S, np.zeros((3, 16)), seed=seed)
+
+
+def test_one_hot_rows_give_the_class_count_even_when_a_class_has_no_example(smoke_arrays):
+    """What fit builds its model with when classes= is not given (checked without compiling a model)."""
+    y_tr, y_te = smoke_arrays[1], smoke_arrays[3]           # labels 0..9
+    labels, width = fit._labels(np.eye(12)[y_tr], "y_train", None)
+    np.testing.assert_array_equal(labels, y_tr)
+    assert fit._classes(labels, y_te, {width, None}) == 12      # the rows name 12 classes; labels reach 9
+    assert fit._classes(y_tr, y_te, {None}) == 10

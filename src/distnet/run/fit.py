@@ -31,9 +31,15 @@ class Fit(NamedTuple):
     metrics: dict
 
 
-def _labels(y, name: str, classes: int | None) -> np.ndarray:
-    """Integer labels (N,) from integer labels or one-hot / probability rows (N, C)."""
+def _labels(y, name: str, classes: int | None) -> tuple[np.ndarray, int | None]:
+    """Integer labels (N,) from integer labels or one-hot / probability rows (N, C), and C for rows (else None)."""
     y = np.asarray(y)
+    width = y.shape[1] if y.ndim == 2 else None
+    if not (np.issubdtype(y.dtype, np.number) or (y.dtype == bool and y.ndim == 2)):   # bool: one-hot rows only
+        kind = {"U": "strings", "S": "bytes", "b": "booleans", "O": "objects"}.get(y.dtype.kind, f"{y.dtype} values")
+        example = f" such as {getattr(y.flat[0], 'item', lambda: y.flat[0])()!r}" if y.size else ""
+        raise ValueError(f"{name} holds {kind}{example}, not class indices; give integers 0..C-1 (for other "
+                         f"labels, np.unique({name}, return_inverse=True)[1] gives them)")
     if y.ndim == 2:
         y = y.argmax(axis=1)
     if y.ndim != 1:
@@ -45,7 +51,26 @@ def _labels(y, name: str, classes: int | None) -> np.ndarray:
     if y.size and (y.min() < 0 or (classes is not None and y.max() >= classes)):
         raise ValueError(f"{name} holds labels outside 0..{(classes or y.max() + 1) - 1}: min {y.min()}, "
                          f"max {y.max()}")
-    return y.astype(np.int32)
+    return y.astype(np.int32), width
+
+
+def _classes(y_tr: np.ndarray, y_te: np.ndarray, widths: set) -> int:
+    """The class count when `classes` is not given: the width of one-hot rows, else the largest label + 1,
+    refused when a label below that occurs in neither split (labels {1, 2} would make 3 classes, one empty)."""
+    if len(widths - {None}) > 1:
+        raise ValueError(f"y_train and y_test are one-hot rows of different widths {sorted(widths - {None})}; "
+                         f"give both the same classes")
+    if widths - {None}:
+        return (widths - {None}).pop()
+    classes = int(max(y_tr.max(initial=0), y_te.max(initial=0))) + 1
+    missing = sorted(set(range(classes)) - set(np.unique(y_tr)) - set(np.unique(y_te)))
+    if missing:
+        some = ", ".join(map(str, missing[:5])) + (", ..." if len(missing) > 5 else "")
+        raise ValueError(f"y_train and y_test have no label {some} although their largest is {classes - 1}, so "
+                         f"{'that class' if len(missing) == 1 else 'those classes'} would never be seen; relabel to "
+                         f"0..C-1 (np.unique(y, return_inverse=True)[1]) or pass classes={classes} to train with "
+                         f"{'an empty class' if len(missing) == 1 else 'empty classes'}")
+    return classes
 
 
 def _inputs(x, name: str) -> np.ndarray:
@@ -65,8 +90,11 @@ def fit(variant: str, x_train, y_train, x_test, y_test, *, seeds: int = 5, epoch
     protocol: full-batch SGD at `lr` on softmax cross-entropy, one step per epoch, `seeds` seeds at once (seed i
     starts from fold_in(PRNGKey(seed), i), as in train.py).
 
-    x_*: (N, D) or images (N, ...), any float; y_*: integer labels (N,) or one-hot rows (N, C). classes
-    defaults to the largest label + 1. Inputs are used as given (no scaling: the paper trains on raw pixels).
+    x_*: (N, D) or images (N, ...), any float; y_*: integer class indices 0..C-1 (N,) or one-hot rows (N, C);
+    other labels (strings, {1, 2}, ...) are refused: np.unique(y, return_inverse=True)[1] maps them to 0..C-1.
+    classes defaults to C of one-hot rows, else the largest label + 1, and then every label 0..C-1 must occur in
+    y_train or y_test (labels {1, 2} are refused, not trained as 3 classes with an empty class 0; pass classes=
+    to train with empty classes). Inputs are used as given (no scaling: the paper trains on raw pixels).
     Returns a Fit with params and metrics carrying a leading seed axis."""
     models.check_names([variant])
     for name, value in (("seeds", seeds), ("epochs", epochs), ("hidden", hidden), ("eval_every", eval_every)):
@@ -77,11 +105,11 @@ def fit(variant: str, x_train, y_train, x_test, y_test, *, seeds: int = 5, epoch
     x_tr, x_te = _inputs(x_train, "x_train"), _inputs(x_test, "x_test")
     if x_tr.shape[1] != x_te.shape[1]:
         raise ValueError(f"x_train has {x_tr.shape[1]} features per example but x_test has {x_te.shape[1]}")
-    y_tr, y_te = _labels(y_train, "y_train", classes), _labels(y_test, "y_test", classes)
+    (y_tr, w_tr), (y_te, w_te) = _labels(y_train, "y_train", classes), _labels(y_test, "y_test", classes)
     for x, y, split in ((x_tr, y_tr, "train"), (x_te, y_te, "test")):
         if len(x) != len(y):
             raise ValueError(f"x_{split} has {len(x)} examples but y_{split} has {len(y)} labels")
-    classes = classes or int(max(y_tr.max(), y_te.max())) + 1
+    classes = classes or _classes(y_tr, y_te, {w_tr, w_te})
     dataset = data.Dataset(x_tr, y_tr, x_te, y_te, classes, info={"source": "arrays"})
     model = models.get(variant, hidden=hidden, classes=classes, offsetl2_form=offsetl2_form)
     program = trainer.make_train(model, lr, epochs, eval_every, input_dim=x_tr.shape[1])
@@ -99,13 +127,17 @@ def fit(variant: str, x_train, y_train, x_test, y_test, *, seeds: int = 5, epoch
 
 def apply(model, params, x, seed: int | None = None) -> np.ndarray:
     """The model's outputs (logits) on inputs x (N, D) or images (N, ...): (S, N, C) for params with a leading
-    seed axis (what `fit` and `load` return), or (N, C) for one seed's params or with seed=i."""
+    seed axis (what `fit` and `load` return), or (N, C) for one seed's params or with seed=i (0 <= i < S)."""
     x = _inputs(x, "x")
     kernel = params["hidden"]["kernel"]
     has_seed_axis = np.ndim(kernel) == 3
     if seed is not None:
         if not has_seed_axis:
             raise ValueError("seed= picks one seed of params with a leading seed axis; these params have none")
+        seeds = np.shape(kernel)[0]
+        if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= seed < seeds:
+            raise ValueError(f"seed={seed!r} must pick one of the params' {seeds} seeds: an integer in "
+                             f"0..{seeds - 1} (or seed=None for every seed)")
         params, has_seed_axis = jax.tree_util.tree_map(lambda a: a[seed], params), False
     if np.shape(kernel)[-2] != x.shape[1]:
         raise ValueError(f"x has {x.shape[1]} features per example; the model was trained on {np.shape(kernel)[-2]}")
