@@ -1,9 +1,11 @@
 
+import time
+
 import ml_collections
 import numpy as np
 import pytest
 
-from distnet import data
+from distnet import data, sources
 
 from helpers import DATA_CASES, FIXES, STEMS, bad_folder, idx_cfg, make_idx_folder, write_idx_folder
 
@@ -78,7 +80,8 @@ def test_the_tfds_source_loads_through_tfds_load(monkeypatch):
         n = 6 if split == "train" else 4
         return np.full((n, 28, 28, 1), 7, np.uint8), np.arange(n) % 10
 
-    fake = types.SimpleNamespace(load=fake_load, as_numpy=lambda t: t, __version__="fake")
+    fake = types.SimpleNamespace(load=fake_load, as_numpy=lambda t: t, __version__="fake",
+                                 builder=lambda n: types.SimpleNamespace(is_prepared=lambda: True))
     monkeypatch.setitem(sys.modules, "tensorflow_datasets", fake)
     monkeypatch.delenv(data.ENV_DIR, raising=False)
     ds = data.load(_dcfg(name="fashion_mnist", source="auto", n_train=0, n_test=0))
@@ -95,14 +98,16 @@ def test_a_failed_tfds_download_is_one_sentence_pointing_at_local_files(monkeypa
         raise ConnectionError("Failed to establish a new connection: [Errno -3] Temporary failure in name "
                               "resolution\n(200 more lines)")
 
-    fake = types.SimpleNamespace(load=failing_load, as_numpy=lambda t: t, __version__="fake")
+    fake = types.SimpleNamespace(load=failing_load, as_numpy=lambda t: t, __version__="fake",
+                                 builder=lambda n: types.SimpleNamespace(is_prepared=lambda: True))
     monkeypatch.setitem(sys.modules, "tensorflow_datasets", fake)
     monkeypatch.delenv(data.ENV_DIR, raising=False)
     with pytest.raises(data.DataError) as e:
         data.load(_dcfg(name="mnist", source="auto", n_train=0, n_test=0))
     msg = str(e.value)
     assert "\n" not in msg and "could not download or read mnist (ConnectionError: Failed to establish" in msg
-    assert f"data.source=idx with data.dir=FOLDER or ${data.ENV_DIR}=FOLDER" in msg
+    assert msg.endswith(f"resolution); without internet, put the four gzip IDX files in FOLDER/mnist and set "
+                        f"${data.ENV_DIR}=FOLDER")
 
 
 def test_a_valid_idx_folder_loads_through_the_config_with_its_sums_checked(tmp_path, smoke_cfg):
@@ -141,9 +146,9 @@ def _deny(monkeypatch, module_attr, target_name):
     monkeypatch.setattr(obj, attr, denied)
 
 
-@pytest.mark.parametrize("where, target", [((data.gzip, "open"), "train-images-idx3-ubyte.gz"),
-                                           ((data.Path, "read_text"), "SHA256SUMS"),
-                                           ((data.os, "listdir"), "mnist")])
+@pytest.mark.parametrize("where, target", [((sources.gzip, "open"), "train-images-idx3-ubyte.gz"),
+                                           ((sources.Path, "read_text"), "SHA256SUMS"),
+                                           ((sources.os, "listdir"), "mnist")])
 def test_an_unreadable_data_file_or_folder_is_permission_denied_not_corrupt(tmp_path, monkeypatch, where, target):
     folder = make_idx_folder(tmp_path / "mnist")
     _deny(monkeypatch, where, target)
@@ -215,3 +220,57 @@ def test_generator_fields_reach_the_generator():
     ds = data.load(_dcfg(classes=4, separation=0.5, spread=4.0))
     assert ds.classes == 4 and ds.info["spread"] == 4.0 and ds.info["separation"] == 0.5
     assert ds.truth["eigenvalues"][0, 0] / ds.truth["eigenvalues"][0, -1] == pytest.approx(4.0)
+
+
+def test_data_dir_may_name_the_folder_holding_mnist_as_the_environment_variable_does(tmp_path):
+    write_idx_folder(tmp_path / "mnist")
+    ds = data.load(_dcfg(name="mnist", source="idx", dir=str(tmp_path), n_train=0, n_test=0))
+    assert ds.info["dir"] == str((tmp_path / "mnist").resolve()) and len(ds.x_train) == 12
+
+
+def test_the_environment_variable_naming_the_mnist_folder_itself_says_which_folder_it_wants(tmp_path, monkeypatch):
+    write_idx_folder(tmp_path / "mnist")
+    monkeypatch.setenv(data.ENV_DIR, str(tmp_path / "mnist"))
+    with pytest.raises(data.DataError) as e:
+        data.load(_dcfg(name="mnist", source="auto", dir="", n_train=0, n_test=0))
+    assert str(e.value) == (f"${data.ENV_DIR}={tmp_path / 'mnist'} holds the IDX files themselves, but it names the "
+                            f"folder above them (holding mnist/): did you mean {data.ENV_DIR}={tmp_path}, or "
+                            f"data.dir={tmp_path / 'mnist'}?")
+
+
+def _fake_tfds(monkeypatch, prepared: bool):
+    import sys
+    import types
+
+    def load(*a, **k):
+        raise AssertionError("tfds.load reached: offline it retries for minutes")
+    builder = lambda name: types.SimpleNamespace(is_prepared=lambda: prepared)
+    monkeypatch.setitem(sys.modules, "tensorflow_datasets", types.SimpleNamespace(load=load, builder=builder))
+
+
+def test_offline_tfds_download_is_refused_in_seconds_with_the_whole_sentence(monkeypatch):
+    _fake_tfds(monkeypatch, prepared=False)
+    monkeypatch.setitem(sources.DOWNLOAD_HOSTS, "mnist", "distnet-test.invalid")   # .invalid never resolves
+    t0 = time.perf_counter()
+    with pytest.raises(data.DataError) as e:
+        data.load(_dcfg(name="mnist", source="tfds", dir="", n_train=0, n_test=0))
+    assert time.perf_counter() - t0 < 30    # the lookup's own timeout is 5 s; tfds's retries take minutes
+    text = str(e.value)
+    assert text.startswith("tensorflow-datasets would download mnist, but distnet-test.invalid cannot be reached (")
+    assert text.endswith(f"); without internet, put the four gzip IDX files in FOLDER/mnist and set "
+                         f"${data.ENV_DIR}=FOLDER")
+
+
+def test_a_tfds_error_is_reported_whole_not_cut_mid_word(monkeypatch):
+    import sys
+    import types
+
+    long = "Failed to get url https://example/x. " + "Caused by NameResolutionError " * 10
+
+    def load(*a, **k):
+        raise OSError(long)
+    monkeypatch.setitem(sys.modules, "tensorflow_datasets", types.SimpleNamespace(
+        load=load, as_numpy=None, builder=lambda n: types.SimpleNamespace(is_prepared=lambda: True)))
+    with pytest.raises(data.DataError) as e:
+        data.load(_dcfg(name="mnist", source="tfds", dir="", n_train=0, n_test=0))
+    assert f"(OSError: {long.strip()})" in str(e.value)

@@ -1,4 +1,5 @@
-"""Datasets as in-memory numpy arrays: local gzip IDX folders, tensorflow-datasets, synthetic Gaussians.
+"""Datasets as in-memory numpy arrays: local gzip IDX folders and tensorflow-datasets (read in distnet.sources),
+synthetic Gaussians.
 
 `load(cfg.data)` returns a Dataset with x_* float32 (N, D) and y_* int32 (N,), preprocessed as configured,
 plus provenance (`info`: source, files and their SHA-256) to record with every run.
@@ -6,162 +7,23 @@ plus provenance (`info`: source, files and their SHA-256) to record with every r
 from __future__ import annotations
 
 import dataclasses
-import gzip
 import hashlib
 import math
 import os
-import struct
-import zlib
 from pathlib import Path
 
 import numpy as np
 
 from distnet.config import ConfigError, is_int
+from distnet.sources import (ENV_DIR, IDX_FILES, DataError, Dataset, load_idx, load_tfds,  # noqa: F401 (the API)
+                             parse_idx, unreachable)
 
 NAMES = ("mnist", "fashion_mnist", "gaussians")
 SOURCES = ("auto", "idx", "tfds")
 PREPROCESS = ("raw", "standardize", "unit")
-IDX_FILES = {
-    "x_train": "train-images-idx3-ubyte", "y_train": "train-labels-idx1-ubyte",
-    "x_test": "t10k-images-idx3-ubyte", "y_test": "t10k-labels-idx1-ubyte",
-}
-ENV_DIR = "DISTNET_DATA_DIR"
 # generator fields a gaussians config may add (configs/geometry_gaussians.py). They are not in config.base(), so
 # the recorded protocol of run folders written before them stays unchanged.
 GAUSSIAN_DEFAULTS = {"classes": 10, "separation": 3.0, "spread": 10.0}
-
-
-class DataError(Exception):
-    """A problem with the data a user can fix; the message names the file and the fix."""
-
-
-@dataclasses.dataclass
-class Dataset:
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
-    classes: int
-    info: dict                      # JSON-safe provenance, recorded in every run's config.json
-    truth: dict | None = None       # known generating parameters (synthetic data only)
-
-    @property
-    def dim(self) -> int:
-        return self.x_train.shape[1]
-
-
-# --- IDX files --------------------------------------------------------------------------------------
-
-def _denied(path: Path) -> DataError:
-    """Permission denied is not corruption: the file may be fine, this user just may not read it."""
-    return DataError(f"{path}: permission denied; give this user read access to it (chmod/chown), or point "
-                     f"data.dir / ${ENV_DIR} at a readable copy")
-
-
-def _read_gz(path: Path) -> bytes:
-    try:
-        if not path.exists():
-            raise DataError(f"{path}: file not found; put the four MNIST-format .gz IDX files there "
-                            f"or point data.dir / ${ENV_DIR} at a folder that has them")
-        with gzip.open(path, "rb") as f:
-            return f.read()
-    except PermissionError:
-        raise _denied(path) from None
-    except (OSError, EOFError, zlib.error) as e:
-        raise DataError(f"{path}: not a readable gzip file ({e}); the file is truncated or corrupt, "
-                        f"download it again") from None
-
-
-def parse_idx(raw: bytes, name: str, expect_ndim: int) -> np.ndarray:
-    """Decode IDX bytes (big-endian header: 0, 0, dtype 0x08, ndim; then dims) into a uint8 array."""
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08 or raw[3] != expect_ndim:
-        magic = raw[:4].hex() if len(raw) >= 4 else raw.hex()
-        raise DataError(f"{name}: wrong IDX magic number 0x{magic} (expected 0x0000080{expect_ndim}); "
-                        f"this is not an unsigned-byte {expect_ndim}-d IDX file, check you have the right file")
-    header = 4 + 4 * expect_ndim
-    if len(raw) < header:
-        raise DataError(f"{name}: IDX header cut short; the file is truncated, download it again")
-    dims = struct.unpack(f">{expect_ndim}I", raw[4:header])
-    count = int(np.prod(dims))
-    if len(raw) - header != count:
-        raise DataError(f"{name}: header promises shape {dims} ({count} bytes) but the file holds "
-                        f"{len(raw) - header}; the file is truncated or corrupt, download it again")
-    return np.frombuffer(raw, np.uint8, offset=header).reshape(dims)
-
-
-def _read_sums(folder: Path) -> dict[str, str]:
-    sums = {}
-    f = folder / "SHA256SUMS"
-    try:
-        text = f.read_text() if f.exists() else ""
-    except PermissionError:
-        raise _denied(f) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise DataError(f"{f}: unreadable ({e}); replace it, or delete it to skip the check") from None
-    for line in text.splitlines():
-        parts = line.split()
-        if len(parts) == 2:
-            sums[parts[1].lstrip("*")] = parts[0].lower()
-    return sums
-
-
-def load_idx(folder: str | os.PathLike, classes: int = 10) -> Dataset:
-    """Read the four standard gzip IDX files of `folder`, checking SHA256SUMS (uncompressed) when present."""
-    folder = Path(folder)
-    try:
-        if not folder.is_dir():
-            raise DataError(f"{folder}: data folder not found; set data.dir or ${ENV_DIR} to an existing folder")
-        os.listdir(folder)
-    except PermissionError:
-        raise _denied(folder) from None
-    sums = _read_sums(folder)
-    arrays, files = {}, {}
-    for key, stem in IDX_FILES.items():
-        path = folder / f"{stem}.gz"
-        raw = _read_gz(path)
-        digest = hashlib.sha256(raw).hexdigest()
-        if stem in sums and sums[stem] != digest:
-            raise DataError(f"{path}: SHA-256 of the uncompressed file is {digest[:16]}..., but SHA256SUMS says "
-                            f"{sums[stem][:16]}...; the file is corrupt or a different version, replace it")
-        files[stem] = {"sha256": digest, "checked": stem in sums}
-        arrays[key] = parse_idx(raw, str(path), 3 if key.startswith("x") else 1)
-    for split in ("train", "test"):
-        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
-        if len(x) != len(y):
-            raise DataError(f"{folder}: {split} images ({len(x)}) and labels ({len(y)}) differ in count; "
-                            f"the files do not belong together, replace them")
-        if y.size and y.max() >= classes:
-            raise DataError(f"{folder / (IDX_FILES['y_' + split] + '.gz')}: label {int(y.max())} out of range "
-                            f"0..{classes - 1}; the labels file is corrupt, replace it")
-    if arrays["x_train"].shape[1:] != arrays["x_test"].shape[1:]:
-        raise DataError(f"{folder}: train images {arrays['x_train'].shape[1:]} and test images "
-                        f"{arrays['x_test'].shape[1:]} differ in shape; the files do not belong together")
-    flat = {k: (v.reshape(len(v), -1).astype(np.float32) if k.startswith("x") else v.astype(np.int32))
-            for k, v in arrays.items()}
-    return Dataset(**flat, classes=classes, info={"source": "idx", "dir": str(folder.resolve()), "files": files})
-
-
-# --- tensorflow-datasets ----------------------------------------------------------------------------
-
-def load_tfds(name: str, classes: int = 10) -> Dataset:
-    """Download (first time) and read a dataset with tensorflow-datasets."""
-    try:
-        import tensorflow_datasets as tfds
-    except ImportError:
-        raise DataError(f"data.source=tfds needs tensorflow-datasets: pip install -e '.[tfds]', or use local "
-                        f"IDX files with data.dir=FOLDER or ${ENV_DIR}=FOLDER") from None
-    out = {}
-    for split in ("train", "test"):
-        try:
-            x, y = tfds.as_numpy(tfds.load(name, split=split, batch_size=-1, as_supervised=True))
-        except Exception as e:   # network, DNS, proxy, a half-written cache: tfds raises many kinds
-            first = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
-            raise DataError(f"tensorflow-datasets could not download or read {name} ({type(e).__name__}: {first}); "
-                            f"without internet use the four gzip IDX files instead: data.source=idx with "
-                            f"data.dir=FOLDER or ${ENV_DIR}=FOLDER") from e
-        out[f"x_{split}"] = np.asarray(x, np.float32).reshape(len(x), -1)
-        out[f"y_{split}"] = np.asarray(y, np.int32)
-    return Dataset(**out, classes=classes, info={"source": "tfds", "tfds_version": tfds.__version__})
 
 
 # --- synthetic --------------------------------------------------------------------------------------
@@ -242,12 +104,21 @@ def check_config(dcfg) -> None:
 
 def resolve_dir(dcfg) -> Path | None:
     """The IDX folder the config names: data.dir, else $DISTNET_DATA_DIR/<name>, else None."""
-    if dcfg.get("dir"):
-        return Path(dcfg.dir).expanduser()
+    if dcfg.get("dir"):   # the folder with the files, or the one holding <name>/ as $DISTNET_DATA_DIR does
+        folder = Path(dcfg.dir).expanduser()
+        return folder / dcfg.name if not _has_idx(folder) and _has_idx(folder / dcfg.name) else folder
     env = os.environ.get(ENV_DIR)
     if env:
-        return Path(env).expanduser() / dcfg.name
+        folder = Path(env).expanduser()
+        if not _has_idx(folder / dcfg.name) and _has_idx(folder):
+            raise DataError(f"${ENV_DIR}={env} holds the IDX files themselves, but it names the folder above them "
+                            f"(holding {dcfg.name}/): did you mean {ENV_DIR}={folder.parent}, or data.dir={env}?")
+        return folder / dcfg.name
     return None
+
+
+def _has_idx(folder: Path) -> bool:
+    return (folder / f"{IDX_FILES['x_train']}.gz").is_file()
 
 
 def preprocess(ds: Dataset, how: str, scale: float = 255.0) -> Dataset:
