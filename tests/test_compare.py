@@ -1,11 +1,13 @@
 """distnet.analysis.compare: which runs are comparable with the paper, and the per-variant summaries."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from scipy import stats as sps
 
-from distnet.analysis import compare, render
+from distnet.analysis import compare, render, significance
 from distnet.analysis.published import SEEDS
 
 from helpers import PAPER_PROTOCOL, compare_record
@@ -90,3 +92,29 @@ def test_author_rows_compare_the_scripts_counts_and_half_points_with_the_notes()
                           "paper_t": compare.paper_t_rows(), "author": a}, [])
     assert "| ReLU | train | hidden_post | 128 | 0.00 +/- 0.00 | 2.00 +/- 1.00 | 1.56 | 0.00 | 0.60 |" in md
     assert "| ReLU2 vs ReLU2-Neg | -17.33 | -17.34 | -17.79 |" in md
+
+
+def test_plateau_epoch_of_seeds_that_all_diverged_is_over_the_epochs_before_without_a_warning():
+    nan = np.nan
+    loss = np.array([[10, 5, 1.0, 1.0, nan, nan], [10, 5, 1.0, 1.0, 1.0, nan]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")          # np.nanmean of the all-NaN last epoch warned "Mean of empty slice"
+        assert compare.plateau_epoch(np.arange(6) * 10, loss) == 20
+        assert compare.plateau_epoch(np.arange(6) * 10, np.full((2, 6), nan)) is None
+        assert compare.plateau_epoch(np.arange(2), np.array([[2.0, nan], [2.0, np.inf]])) is None   # one epoch
+
+
+def test_pairs_whose_seeds_leave_no_spread_get_no_test_and_stay_out_of_holms_count():
+    recs = [compare_record(PAPER_PROTOCOL, accs, v) for v, accs in (("ReLU", [0.9, 0.9, 0.9]), ("Abs", [0.9, 0.9, 0.9]),
+                                                                     ("Abs2", [0.80, 0.85, 0.82]))]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rows = {(r["a"], r["b"]): r for r in compare.pair_rows(recs)}
+    same = rows["ReLU", "Abs"]
+    assert same["welch"] == {**significance.no_test(significance.IDENTICAL), "p_holm": None}
+    assert same["paired"]["no_test"] == significance.IDENTICAL and np.isnan(same["cohens_d"])
+    tested = rows["ReLU", "Abs2"]["welch"]
+    assert tested["p_holm"] == pytest.approx(min(1.0, 2 * tested["p"]))      # Holm over the two tests run, not three
+    text = "\n".join(render.pairs_section({"pairs": list(rows.values())}))
+    no = "identical values: no test | - | -"
+    assert f"| ReLU | Abs | +0.00 | {no} | {no} | n/a |" in text

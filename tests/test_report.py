@@ -4,12 +4,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
 from scipy import stats as sps
 
-from distnet.run import files, folder, summary
+from distnet.run import checkpoint, files, folder, summary
 from distnet.analysis import analyze, report
 
 from helpers import DAMAGED_FILES as DAMAGE
@@ -69,13 +71,17 @@ def test_clis_turn_a_damaged_run_or_an_unknown_variant_into_one_line(analyzed, t
 
 
 def test_report_writes_tables_json_latex_and_figures(analyzed, tmp_path):
-    assert report.main([str(analyzed), "--out", str(tmp_path)]) == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)   # none leaks (Abs2-Neg's two seeds score the same here)
+        assert report.main([str(analyzed), "--out", str(tmp_path)]) == 0
     rep = json.loads((tmp_path / "report" / "report.json").read_text())
     assert [v["name"] for v in rep["variants"]] == ["ReLU", "Abs2-Neg"]          # the paper's order
     pair = rep["pairs"][0]
     x, y = (np.asarray(v["test_acc_per_seed"]) for v in rep["variants"])
-    assert pair["welch"]["p"] == pytest.approx(sps.ttest_ind(x, y, equal_var=False).pvalue)
-    assert pair["paired"]["p"] == pytest.approx(sps.ttest_rel(x, y).pvalue)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")    # scipy's false alarm on a sample whose values are all the same
+        assert pair["welch"]["p"] == pytest.approx(sps.ttest_ind(x, y, equal_var=False).pvalue)
+        assert pair["paired"]["p"] == pytest.approx(sps.ttest_rel(x, y).pvalue)
     assert all(not r["comparable"] for r in rep["published"])      # 20 epochs on Gaussians is no reproduction
     assert len(rep["published"]) == 6
     md = (tmp_path / "report" / "report.md").read_text()
@@ -99,6 +105,35 @@ def test_report_merges_folders_and_names_a_variant_seen_twice_by_its_folder(anal
     names = [v["name"] for v in rep["variants"]]
     assert names == ["ReLU", "Abs2-Neg", f"ReLU [{analyzed.name}]", f"Abs2-Neg [{analyzed.name}]"]
     assert len(rep["pairs"]) == 6
+
+
+def test_unfinished_variants_are_named_with_their_epoch_and_figures_by_their_final_paths(analyzed, tmp_path, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(analyzed, run)
+    vdir = folder.variant_dir(run, "Abs2-Neg")              # stopped after epoch 15, its last checkpoint at 10
+    folder.unfinish(vdir)
+    m = folder.load_metrics(vdir)
+    keep = m["epoch"] <= 15
+    folder.save_metrics(vdir, m["epoch"][keep], {k: m[k][:, keep] for k in folder.METRICS})
+    checkpoint.discard(vdir, [20])
+    assert report.main([str(run)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[:2] == ["report: 1 variant(s) from 1 folder(s); drawing figures",
+                       "report: left out, unfinished: Abs2-Neg (epoch 15 of 20; resumes from its checkpoint at epoch "
+                       "10) (rerun the train.py command that wrote the folder to finish them)"]
+    figures = [Path(line.split("figure ", 1)[1]) for line in out if line.startswith("  figure ")]
+    assert figures and all(f.parent == run / "report" / "figures" and f.is_file() for f in figures), figures
+    rep = json.loads((run / "report" / "report.json").read_text())
+    assert [v["name"] for v in rep["variants"]] == ["ReLU"]
+    assert rep["unfinished"] == [{"name": "Abs2-Neg", "variant": "Abs2-Neg", "dir": str(vdir), "epoch": 15,
+                                  "checkpoint": 10, "epochs": 20}]
+    md = (run / "report" / "report.md").read_text()
+    assert "Abs2-Neg (epoch 15 of 20; resumes from its checkpoint at epoch 10)." in md
+    folder.unfinish(folder.variant_dir(run, "ReLU"))       # nothing finished: the error names what is unfinished
+    assert report.main([str(run)]) == 2
+    err = capsys.readouterr().err
+    assert f"error: no finished variant in {run} (unfinished: ReLU (epoch 20 of 20; resumes from its checkpoint " \
+           f"at epoch 20), Abs2-Neg (epoch 15 of 20;" in err
 
 
 @pytest.mark.parametrize("cli", [analyze.main, report.main])

@@ -1,6 +1,8 @@
 """distnet.analysis.significance: the tests of significance against scipy and hand computations."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from scipy import stats as sps
@@ -18,6 +20,7 @@ def test_welch_and_paired_t_tests_match_scipy():
     w = significance.welch(A, B)
     ref = sps.ttest_ind(A, B, equal_var=False)
     assert w["t"] == pytest.approx(ref.statistic) and w["p"] == pytest.approx(ref.pvalue)
+    assert w["df"] == pytest.approx(ref.df)
     p = significance.paired(A, B)
     ref = sps.ttest_rel(A, B)
     assert p["t"] == pytest.approx(ref.statistic) and p["p"] == pytest.approx(ref.pvalue) and p["df"] == 4
@@ -44,3 +47,30 @@ def test_the_papers_two_sample_test_from_published_stats_reproduces_its_t_values
     assert significance.two_sample_from_stats(95.35, 0.17, 90.08, 2.56)["t"] == pytest.approx(8.95, abs=0.005)
     assert significance.two_sample_from_stats(47.20, 12.00, 94.93, 0.15, ddof0=False)["t"] == \
         pytest.approx(-17.79, abs=0.005)
+
+
+def test_a_t_test_the_seeds_leave_no_spread_for_is_not_run_and_says_why_without_a_warning():
+    # seeds that agree exactly made scipy warn of "precision loss" and return t = NaN (or a huge t from roundoff)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert significance.welch([0.84, 0.84], [0.84, 0.84]) == significance.no_test(significance.IDENTICAL)
+        assert significance.welch([0.9, 0.9], [0.84, 0.84]) == significance.no_test(significance.NO_SPREAD)
+        assert significance.welch([0.9], [0.84, 0.85]) == significance.no_test(significance.NO_SEEDS)
+        assert significance.paired([0.84, 0.9], [0.84, 0.9]) == significance.no_test(significance.IDENTICAL)
+        # 0.95 - 0.94 and 0.96 - 0.95 differ by roundoff only: the same difference, not a t of 1e14
+        assert significance.paired([0.95, 0.96], [0.94, 0.95]) == significance.no_test(significance.SAME_DIFFERENCE)
+        assert np.isnan(significance.cohens_d([0.9, 0.9], [0.84, 0.84]))
+        assert np.isnan(significance.cohens_d([0.9], [0.84]))
+        assert significance.cohens_d([0.9], [0.84, 0.86]) == pytest.approx(0.05 / np.sqrt(0.0002))
+
+
+def test_welch_with_one_constant_sample_is_scipys_test_without_its_false_alarm():
+    a, b = [0.84, 0.84, 0.84], [0.89, 1.0, 0.95]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        w = significance.welch(a, b)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")      # scipy warns for the exactly constant sample, whose variance is exact
+        ref = sps.ttest_ind(a, b, equal_var=False)
+    assert w["t"] == pytest.approx(ref.statistic) and w["p"] == pytest.approx(ref.pvalue)
+    assert w["df"] == pytest.approx(ref.df) and "no_test" not in w

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from distnet import config
-from distnet.analysis import author_stats, significance
+from distnet.analysis import author_stats, significance, unfinished
 from distnet.analysis.published import (HIDDEN, LR, N_TEST, N_TRAIN, NOTES_ACTIVITY, NOTES_CLAMP, PAPER_T,
                                       PREPROCESS, PUBLISHED, SEEDS)
 from distnet.run import folder, summary
@@ -21,7 +21,8 @@ def gather(dirs) -> list[dict]:
     name, status, protocol (epochs as trained, from the summary; train/test sizes as loaded, from the data record;
     the point's lr, init_scale and weight_decay), metrics and statistics of the lanes that finished (a lane that went
     NaN/Inf is left out, and counted in "diverged_lanes"), and those lanes' seed indices. A variant name seen in two
-    folders gets its folder's name appended."""
+    folders gets its folder's name appended. Unfinished variants are left out (distnet.analysis.unfinished names
+    them)."""
     out, seen = [], {}
     for d in dirs:
         for v, rec in folder.load(d).items():
@@ -78,11 +79,17 @@ def protocol_differences(p: dict, paper_epochs: int) -> list[str]:
     return [f"{k} {p.get(k)} vs {paper}" for k, (same, paper) in want.items() if not same]
 
 
-def plateau_epoch(epoch_E, loss_SxE, tol=PLATEAU_TOL) -> int:
-    """First epoch at which the seed-mean training loss is within `tol` of its total decrease from its minimum."""
-    loss_E = np.nanmean(np.asarray(loss_SxE, np.float64), axis=0)
-    lo = np.nanmin(loss_E)
-    return int(np.asarray(epoch_E)[np.argmax(loss_E - lo <= tol * max(loss_E[0] - lo, 1e-12))])
+def plateau_epoch(epoch_E, loss_SxE, tol=PLATEAU_TOL) -> int | None:
+    """First epoch at which the seed-mean training loss is within `tol` of its total decrease from its minimum.
+    The mean at each epoch is over the seeds finite there, and epochs where none is (every seed diverged) are
+    left out; None when fewer than two epochs have a finite loss (no decrease to measure)."""
+    loss = np.asarray(loss_SxE, np.float64)
+    seen = np.isfinite(loss).any(axis=0)
+    if seen.sum() < 2:
+        return None
+    loss_E = np.nanmean(np.where(np.isfinite(loss), loss, np.nan)[:, seen], axis=0)
+    lo = loss_E.min()
+    return int(np.asarray(epoch_E)[seen][np.argmax(loss_E - lo <= tol * max(loss_E[0] - lo, 1e-12))])
 
 
 def half_summary(half_S) -> dict:
@@ -148,7 +155,8 @@ def untested_pairs(records) -> list[dict]:
 
 def pair_rows(records) -> list[dict]:
     """Every pair run under the same protocol (see untested_pairs for the others): Welch's t-test, the paired
-    t-test when they share seeds, Cohen's d; Holm within each family."""
+    t-test when they share seeds, Cohen's d; Holm within each family. A test the seeds leave no spread for is
+    not run: its entry says why ("no_test", significance.no_test) and is left out of the Holm correction."""
     rows = []
     for a, b in itertools.combinations(records, 2):
         if protocol_mismatch(a["protocol"], b["protocol"]) or a.get("point") != b.get("point"):
@@ -159,10 +167,13 @@ def pair_rows(records) -> list[dict]:
         rows.append({"a": a["name"], "b": b["name"], "diff_pct": 100 * float(x.mean() - y.mean()),
                      "welch": significance.welch(x, y), "paired": significance.paired(x, y) if shared else None,
                      "cohens_d": significance.cohens_d(x, y)})
-    for family in ("welch", "paired"):
-        idx = [i for i, r in enumerate(rows) if r[family]]
+    for family in ("welch", "paired"):   # Holm over the tests run (a pair whose seeds leave no spread has none)
+        idx = [i for i, r in enumerate(rows) if r[family] and r[family]["p"] is not None]
         for i, adj in zip(idx, significance.holm([rows[i][family]["p"] for i in idx])):
             rows[i][family]["p_holm"] = float(adj)
+        for r in rows:
+            if r[family] and r[family]["p"] is None:
+                r[family]["p_holm"] = None
     return rows
 
 
@@ -240,14 +251,16 @@ def published_rows(records) -> list[dict]:
 
 def build(dirs) -> tuple[dict, list[dict]]:
     """(the whole comparison as plain data, what report.json holds; the gathered variant records)."""
-    records = gather(dirs)
+    records, stopped = gather(dirs), unfinished.listed(dirs)
     if not records:
-        raise ValueError(f"no finished variant in {', '.join(map(str, dirs))}; train one with train.py first")
+        also = f" (unfinished: {', '.join(map(unfinished.text, stopped))})" if stopped else ""
+        raise ValueError(f"no finished variant in {', '.join(map(str, dirs))}{also}; train one with train.py first, "
+                         f"or rerun its train.py command to finish it")
     good = finished(records)
     refs = [r for r in (folder.load_reference(d) for d in dirs) if r is not None]
     return {"dirs": [str(d) for d in dirs], "variants": [variant_row(r) for r in records],
             "geometry_reference": refs[0] if refs else None, "sweep": sweep_table(records),
-            "diverged": [r["name"] for r in records if r["status"] == "diverged"],
+            "diverged": [r["name"] for r in records if r["status"] == "diverged"], "unfinished": stopped,
             "pairs": pair_rows(good), "untested_pairs": untested_pairs(good), "paper_t": paper_t_rows(),
             "published": published_rows(good), "author": author_rows(good)}, records
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from distnet.analysis import unfinished
 from distnet.analysis.render_known import geometry_section, input_prototypes_section, ood_section
 from distnet.run import summary
 
@@ -22,6 +23,23 @@ def fmt_half(h) -> str:
     return f"{fmt_num(h['mean'])} ({h['halved']}/{h['seeds']} seeds halve)"
 
 
+def t_test_cells(test: dict | None) -> str:
+    """A t-test's three cells (t, p, Holm-adjusted p): "n/a" each when it was not asked for, and its reason in
+    the t cell when the seeds left it nothing to test (significance.no_test)."""
+    if test and test.get("no_test"):
+        return f"{test['no_test']}: no test | - | -"
+    test = test or {}
+    return f"{fmt_num(test.get('t'))} | {fmt_p(test.get('p'))} | {fmt_p(test.get('p_holm'))}"
+
+
+def unfinished_lines(rep: dict) -> list[str]:
+    """The variants left out because they have not finished, with how far each got."""
+    if not rep.get("unfinished"):
+        return []
+    return ["**Unfinished**, left out of every table, test and figure (rerun the train.py command that wrote the "
+            "folder to finish them): " + "; ".join(map(unfinished.text, rep["unfinished"])) + "."]
+
+
 def accuracy_section(rep: dict) -> list[str]:
     lines = ["## Test accuracy (%, final epoch, over seeds)", "",
              f"| variant | status | epochs | seeds | preprocess | n_train | {summary.ACC_HEAD} | loss plateau epoch |",
@@ -31,7 +49,8 @@ def accuracy_section(rep: dict) -> list[str]:
         status = v["status"] + (f" ({v['diverged_lanes']} seed(s) diverged, left out)" if v.get("diverged_lanes")
                                  and v["status"] != "diverged" else "")
         lines.append(f"| {v['name']} | {status} | {p['epochs']} | {p['seeds']} | {p['preprocess']} | "
-                     f"{p['n_train']} | {summary.acc_cells(v['test_acc'], v['train_acc'])} | {v['plateau_epoch']} |")
+                     f"{p['n_train']} | {summary.acc_cells(v['test_acc'], v['train_acc'])} | "
+                     f"{fmt_num(v['plateau_epoch'], '{}')} |")
     if rep["diverged"]:
         lines += ["", f"**Diverged** (NaN/Inf; left out of the tests and the paper comparison): "
                       f"{', '.join(rep['diverged'])}."]
@@ -79,14 +98,13 @@ def pairs_section(rep: dict) -> list[str]:
              "Welch = unpaired unequal-variance t-test; paired = t-test on per-seed "
              "differences (valid because variants share seeds, which the paper's design implies). Holm-corrected "
              "within each family over all pairs. d = Cohen's d (pooled std). Diverged variants are left out "
-             "(all rows here have status complete).", "",
+             "(all rows here have status complete). A test the seeds leave no spread for (every seed scoring the "
+             "same) is not run, and its cells say so.", "",
              "| A | B | A-B (pp) | Welch t | Welch p | Welch p (Holm) | paired t | paired p | paired p (Holm) | d |",
              "|" + "---|" * 10]
     for r in rep["pairs"]:
-        w, pr = r["welch"], r["paired"] or {}
-        lines.append(f"| {r['a']} | {r['b']} | {r['diff_pct']:+.2f} | {fmt_num(w['t'])} | {fmt_p(w['p'])} | "
-                     f"{fmt_p(w['p_holm'])} | {fmt_num(pr.get('t'))} | {fmt_p(pr.get('p'))} | "
-                     f"{fmt_p(pr.get('p_holm'))} | {fmt_num(r['cohens_d'])} |")
+        lines.append(f"| {r['a']} | {r['b']} | {r['diff_pct']:+.2f} | {t_test_cells(r['welch'])} | "
+                     f"{t_test_cells(r['paired'])} | {fmt_num(r['cohens_d'])} |")
     if rep.get("untested_pairs"):
         lines += ["", "Not tested against each other, because their runs differ in protocol: " + "; ".join(
             f"{u['a']} vs {u['b']} ({', '.join(u['differs'])})" for u in rep["untested_pairs"]) + "."]
@@ -207,6 +225,8 @@ def markdown(rep: dict, figures: list[str]) -> str:
     sections = [sweep_section, accuracy_section, units_section, probes_section, geometry_section, input_prototypes_section,
                 ood_section, pairs_section, published_section, author_section]
     lines = ["# Variant comparison", "", f"Run folders: {', '.join(rep['dirs'])}"]
+    if rep.get("unfinished"):
+        lines += [""] + unfinished_lines(rep)
     for section in sections:
         body = section(rep)
         if body:

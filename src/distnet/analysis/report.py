@@ -5,7 +5,8 @@
 Reads run folders through distnet.run.folder and never retrains. Writes report.md, report.json, report.tex and
 figures/*.png into OUT/report (OUT: --out, default the first DIR), replacing the previous report whole, never
 file by file, while holding OUT's lock. Several folders merge (e.g. the main and bias studies); a
-variant name seen twice gets its folder's name appended.
+variant name seen twice gets its folder's name appended. A variant that has not finished training is left out
+and named, with how far it got, on the console and in report.md.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import matplotlib
 
-from distnet.analysis import compare, render
+from distnet.analysis import compare, render, unfinished
 from distnet.run import files, folder
 
 
@@ -26,15 +27,22 @@ def write(dirs, out=None, log=print) -> dict:
     from distnet.analysis import plots
 
     out = Path(out or dirs[0])
+    final = out / folder.REPORT
     with folder.lock(out, "python -m distnet.analysis.report",
                      hint="wait for it to finish, or write the report elsewhere with --out"):
         rep, records = compare.build(dirs)
         log(f"report: {len(records)} variant(s) from {len(dirs)} folder(s); drawing figures")
+        if rep["unfinished"]:
+            log(f"report: left out, unfinished: {'; '.join(map(unfinished.text, rep['unfinished']))} (rerun the "
+                f"train.py command that wrote the folder to finish them)")
         with folder.new_report(out) as into:
-            figures = plots.all_figures(records, into, log=log)
+            # each figure is named by where it will be (OUT/report/figures/...), not by the hidden folder that
+            # becomes the report only once every file is written
+            figures = plots.all_figures(records, into, log=lambda line: log(line.replace(str(into), str(final))))
             rel = [str(Path(f).relative_to(into)) for f in figures]
             folder.write_report(into, render.markdown(rep, rel), {**rep, "figures": rel}, render.latex(rep))
-    log(f"report: wrote {out / folder.REPORT / 'report.md'}, report.json, report.tex and {len(figures)} figure(s)")
+    log(f"report: wrote {final / 'report.md'}, report.json, report.tex and {len(figures)} figure(s) in "
+        f"{final / 'figures'}")
     return rep
 
 
