@@ -1,42 +1,91 @@
-"""README.md: every ```python block runs as written, in order, sharing one namespace (as a reader pastes them
-into one session), against a real smoke run folder at runs/smoke."""
+"""README.md: every ```python block runs pasted alone into a fresh interpreter (its own process, the venv's python,
+a temporary working folder holding runs/smoke, a real smoke run) and prints what its comments say.
+
+A block that uses a name only an earlier block defines fails here with the NameError a reader would get."""
 from __future__ import annotations
 
-import contextlib
-import io
 import os
+import pickle
 import re
+import subprocess
+import sys
 
 import numpy as np
+import pytest
 
-from helpers import ROOT
+from helpers import ROOT, SRC
 
 BLOCKS = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
 
+# Each block, by a piece of code that identifies it: the values (expressions in its namespace) to bring back from its
+# process and check
+CHECKS = {"fit.fit(": {"final": "result.metrics['test_acc'][:, -1]", "logits_SxNxC": "logits_SxNxC",
+                       "logits_NxC": "logits_NxC"},
+          "fit.load(": {},
+          "trainer.make_train(": {"kernel_S": "params_S['hidden']['kernel']", "logits": "logits"}}
 
-def test_the_readme_has_python_snippets():
+# Run after the block, in the same process, only to bring its variables back (never reached when the block fails)
+EPILOGUE = """
+import jax as _jax, pickle as _pickle
+with open({out!r}, "wb") as _f:
+    _pickle.dump({{_k: _jax.device_get(eval(_v)) for _k, _v in {values!r}.items()}}, _f)
+"""
+
+
+def run_block(source: str, cwd, values=None) -> tuple[subprocess.CompletedProcess, dict]:
+    """`source` fed to a fresh `python -` in cwd, as a paste; returns the process and `values` evaluated after it."""
+    out = cwd / "block_vars.pkl"
+    env = {**os.environ, "PYTHONPATH": str(SRC), "JAX_PLATFORMS": "cpu"}    # DISTNET_DATA_DIR and the XLA cache pass on
+    r = subprocess.run([sys.executable, "-"], input=source + EPILOGUE.format(out=str(out), values=dict(values or {})),
+                       cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    return r, (pickle.loads(out.read_bytes()) if r.returncode == 0 else {})
+
+
+def printed_claims(source: str) -> list[str]:
+    """The shape each `print(...)  # (a, b): ...` line of a block says it prints, in order; None where it says no
+    shape."""
+    claims = []
+    for line in source.splitlines():
+        if line.startswith("print("):
+            m = re.search(r"#\s*(\(\d+(?:, \d+)*\))", line)
+            claims.append(m.group(1) if m else None)
+    return claims
+
+
+def test_the_readme_has_python_snippets_and_each_is_checked():
     assert len(BLOCKS) >= 3
+    for key in CHECKS:
+        assert sum(key in b for b in BLOCKS) == 1, key
+    assert all(any(key in b for key in CHECKS) for b in BLOCKS), "a README block without an entry in CHECKS"
 
 
-def test_every_readme_python_snippet_runs_and_prints_what_its_comments_say(smoke_run, tmp_path):
-    (tmp_path / "runs").mkdir()
-    (tmp_path / "runs" / "smoke").symlink_to(smoke_run)
-    namespace, out = {"__name__": "readme"}, io.StringIO()
-    cwd = os.getcwd()
-    os.chdir(tmp_path)
-    try:
-        for i, block in enumerate(BLOCKS):
-            with contextlib.redirect_stdout(out):
-                exec(compile(block, f"README.md python block {i + 1}", "exec"), namespace)
-    finally:
-        os.chdir(cwd)
-    printed = out.getvalue().splitlines()
-    assert printed[0] == "(4, 101)" and printed[-1] == "(2, 5, 10)"
-    final = [float(v) for v in printed[1].strip("[]").split()]
-    assert len(final) == 4 and min(final) > 0.8   # three classes 4 std apart: 0.95-0.975 measured, chance is 1/3
-    assert namespace["logits_SxNxC"].shape == (4, 200, 3) and namespace["logits_NxC"].shape == (200, 3)
-    # one seed alone vs inside the vmapped batch: the same sums, maybe in another order, of 20 + 128 float32
-    # products: relative error below (20 + 128) * 2^-24 ~ 1e-5 of the largest logit
-    np.testing.assert_allclose(namespace["logits_NxC"], namespace["logits_SxNxC"][0],
-                               atol=1e-5 * np.abs(namespace["logits_SxNxC"]).max())
-    assert namespace["params_S"]["hidden"]["kernel"].shape == (4, 784, 128)
+def test_a_block_that_needs_an_earlier_one_fails_alone(tmp_path):
+    r, _ = run_block("import json\nprint(np.zeros(3).shape)   # (3,)\n", tmp_path)   # np from some earlier block
+    assert r.returncode != 0 and "NameError: name 'np' is not defined" in r.stderr
+
+
+@pytest.mark.parametrize("i", range(len(BLOCKS)), ids=lambda i: f"block{i + 1}")
+def test_each_readme_python_block_runs_alone_and_prints_what_its_comments_say(i, request, tmp_path):
+    block = BLOCKS[i]
+    if "runs/smoke" in block:
+        (tmp_path / "runs").mkdir()
+        (tmp_path / "runs" / "smoke").symlink_to(request.getfixturevalue("smoke_run"))
+    values = next(v for k, v in CHECKS.items() if k in block)
+    r, got = run_block(block, tmp_path, values)
+    assert r.returncode == 0, f"README.md python block {i + 1} fails pasted alone:\n{r.stderr[-3000:]}"
+    printed, claims = r.stdout.splitlines(), printed_claims(block)
+    assert len(printed) == len(claims), r.stdout
+    assert [p for p, c in zip(printed, claims) if c] == [c for c in claims if c]
+
+    if "fit.fit(" in block:
+        final = got["final"]
+        assert final.shape == (4,) and final.min() > 0.8   # three classes 4 std apart: 0.95-0.975 measured, chance 1/3
+        assert [float(v) for v in printed[1].strip("[]").split()] == pytest.approx(final, abs=1e-6)   # printed rounded
+        assert got["logits_SxNxC"].shape == (4, 200, 3) and got["logits_NxC"].shape == (200, 3)
+        # one seed alone vs inside the vmapped batch: the same sums, maybe in another order, of 20 + 128 float32
+        # products: relative error below (20 + 128) * 2^-24 ~ 1e-5 of the largest logit
+        np.testing.assert_allclose(got["logits_NxC"], got["logits_SxNxC"][0],
+                                   atol=1e-5 * np.abs(got["logits_SxNxC"]).max())
+    if "trainer.make_train(" in block:
+        assert got["kernel_S"].shape == (4, 784, 128)
+        assert got["logits"].shape == (5, 10)
