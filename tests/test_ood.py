@@ -99,3 +99,44 @@ def test_summary_is_json_ready_with_an_interval_over_seeds():
     s = out["sets"]["uniform"]["reading"]
     assert len(s["auroc"]) == 3 and s["summary"]["ci95"][0] <= s["summary"]["mean"] <= s["summary"]["ci95"][1]
     assert out["reading_kind"] == "distance"
+
+
+def _no_tfds(monkeypatch):
+    """Any reach for tensorflow-datasets fails the test: a run that read local files must never download."""
+    import sys
+    import types
+
+    def refuse(*a, **k):
+        raise AssertionError("analysis reached for tensorflow-datasets although the run read local IDX files")
+    monkeypatch.setitem(sys.modules, "tensorflow_datasets", types.SimpleNamespace(load=refuse, builder=refuse))
+
+
+def test_outlier_sets_come_from_where_the_run_read_its_data_not_the_environment(tmp_path, monkeypatch):
+    """A run trained through $DISTNET_DATA_DIR (data.dir empty) is analysed with the variable unset: Fashion-MNIST
+    is read beside the recorded MNIST folder, and the raw training images from that folder too."""
+    write_idx_folder(tmp_path / "data" / "mnist", n_train=12)
+    fashion = write_idx_folder(tmp_path / "data" / "fashion_mnist", n_train=12, n_test=6)
+    monkeypatch.setenv(data.ENV_DIR, str(tmp_path / "data"))
+    dcfg = {"name": "mnist", "source": "auto", "dir": "", "preprocess": "unit", "n_train": 8, "n_test": 0,
+            "dim": 784, "seed": 0}
+    ds = data.load(ml_collections.ConfigDict(dcfg))
+    monkeypatch.delenv(data.ENV_DIR)
+    _no_tfds(monkeypatch)
+    sets = ood.outlier_sets(dcfg, ds, n_noise=5, log=lambda *a: None)
+    # unit preprocessing is one float32 division, so the same division here is equal to the bit
+    np.testing.assert_array_equal(sets["fashion_mnist"], fashion["x_test"].reshape(6, 16).astype(np.float32) / np.float32(255))
+
+
+def test_a_missing_fashion_folder_skips_that_set_and_says_how_to_add_it(tmp_path, monkeypatch):
+    write_idx_folder(tmp_path / "mnist", n_train=12)
+    dcfg = {"name": "mnist", "source": "idx", "dir": str(tmp_path / "mnist"), "preprocess": "raw", "n_train": 0,
+            "n_test": 0, "dim": 784, "seed": 0}
+    ds = data.load(ml_collections.ConfigDict(dcfg))
+    monkeypatch.delenv(data.ENV_DIR, raising=False)
+    _no_tfds(monkeypatch)
+    said = []
+    sets = ood.outlier_sets(dcfg, ds, n_noise=5, log=said.append)
+    assert sorted(sets) == ["gaussian", "uniform"]
+    assert said == [f"  no Fashion-MNIST outlier set: no fashion_mnist/ folder in {tmp_path / 'fashion_mnist'}; put "
+                    f"its four gzip IDX files in {tmp_path / 'fashion_mnist'} and run analyze again with --force to "
+                    f"add it"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 from pathlib import Path
 
 import jax
@@ -22,7 +23,7 @@ import numpy as np
 from scipy import stats as sps
 
 from distnet import data as data_lib
-from distnet.analysis import prototypes
+from distnet.analysis import prototypes, stats
 from distnet.nn import models
 from distnet.run import files, summary
 
@@ -42,6 +43,7 @@ def _batch_scores(model, sgn, params_S, x_BxD):
 
 def scores(model, params_S, x_NxD, batch: int = BATCH) -> dict:
     """{"msp", "reading"}: (S, N) OOD scores of every input for every seed (higher = more in-distribution)."""
+    batch = stats.batch_rows(stats.n_seeds(params_S), batch)   # seed_chunk bounds (seeds x inputs) per batch
     parts = []
     x_NxD = np.asarray(x_NxD, np.float32)
     for start in range(0, len(x_NxD), batch):
@@ -72,24 +74,51 @@ def noise_images(x_train_NxD, n: int, seed: int = 0) -> dict:
     return {"uniform": uniform.astype(np.float32), "gaussian": gaussian.astype(np.float32)}
 
 
-def outlier_sets(dcfg, ds, n_noise: int | None = None, seed: int = 0) -> dict:
-    """The outlier sets for a model trained on the data `dcfg` describes: Fashion-MNIST's test images
-    (through the same subset-free load and the SAME preprocessing as the training data, with its statistics)
-    and the two noise sets, as {name: (N, D)}."""
-    import ml_collections
-
+def outlier_sets(dcfg, ds, n_noise: int | None = None, seed: int = 0, log=print) -> dict:
+    """The outlier sets for a model trained on `ds` (as distnet.run.folder.load_data read it back: its `info`
+    says where from) with the data block `dcfg`: Fashion-MNIST's test images (subset-free, with the SAME
+    preprocessing as the training data and its statistics) and the two noise sets, as {name: (N, D)}. Every
+    file comes from where the run's own data came from, never from $DISTNET_DATA_DIR's say-so alone."""
     out = {}
     if dcfg["name"] == "mnist":
-        fdir = str(Path(dcfg["dir"]).expanduser().parent / "fashion_mnist") if dcfg.get("dir") else ""
-        fcfg = ml_collections.ConfigDict({**dict(dcfg), "name": "fashion_mnist", "n_train": 0, "n_test": 0,
-                                          "preprocess": "raw", "dir": fdir})   # data.dir names mnist's folder
-        fashion = data_lib.load(fcfg)
-        raw = data_lib.load(ml_collections.ConfigDict({**dict(dcfg), "preprocess": "raw"}))
-        # preprocess with the training data's statistics: pair FMNIST's test images with MNIST's train split
-        mixed = dataclasses.replace(raw, x_test=fashion.x_test, y_test=fashion.y_test, truth=None)
-        out["fashion_mnist"] = data_lib.preprocess(mixed, dcfg["preprocess"]).x_test
+        fashion = fashion_images(dcfg, ds.info, log)
+        if fashion is not None:
+            raw = data_lib.load(_same_source(dcfg, ds.info, preprocess="raw"))
+            # preprocess with the training data's statistics: pair FMNIST's test images with MNIST's train split
+            mixed = dataclasses.replace(raw, x_test=fashion, y_test=np.zeros(len(fashion), np.int32), truth=None)
+            out["fashion_mnist"] = data_lib.preprocess(mixed, dcfg["preprocess"]).x_test
     out.update(noise_images(ds.x_train, n_noise or len(ds.x_test), seed))
     return out
+
+
+def _same_source(dcfg, info: dict, **fields):
+    """`dcfg` with `fields`, reading the IDX folder `info` records (when the data came from one)."""
+    import ml_collections
+
+    where = {"source": "idx", "dir": info["dir"]} if info.get("source") == "idx" else {}
+    return ml_collections.ConfigDict({**dict(dcfg), **where, **fields})
+
+
+def fashion_images(dcfg, info: dict, log=print) -> np.ndarray | None:
+    """Fashion-MNIST's raw test images for a run on MNIST read from `info`'s source: the fashion_mnist/ folder
+    beside the MNIST files it read (else in $DISTNET_DATA_DIR), or tensorflow-datasets when MNIST came from
+    there. None, said in `log` with the way to add it, when there is none."""
+    fields = {"name": "fashion_mnist", "n_train": 0, "n_test": 0, "preprocess": "raw"}
+    if info.get("source") != "idx":
+        try:
+            return data_lib.load(_same_source(dcfg, info, **fields)).x_test
+        except data_lib.DataError as e:
+            log(f"  no Fashion-MNIST outlier set: {e}")
+            return None
+    places = [Path(info["dir"]).parent / "fashion_mnist"]
+    if os.environ.get(data_lib.ENV_DIR):
+        places.append(Path(os.environ[data_lib.ENV_DIR]).expanduser() / "fashion_mnist")
+    for place in places:
+        if place.is_dir():
+            return data_lib.load(_same_source(dcfg, {"source": "idx", "dir": str(place)}, **fields)).x_test
+    log(f"  no Fashion-MNIST outlier set: no fashion_mnist/ folder in {' or '.join(map(str, places))}; put its "
+        f"four gzip IDX files in {places[0]} and run analyze again with --force to add it")
+    return None
 
 
 def ood_summary(model, params_S, x_in_NxD, outliers: dict) -> dict:
