@@ -136,6 +136,32 @@ def test_seed_axis_matches_each_seed_alone():
     chex.assert_trees_all_close(jax.tree_util.tree_map(lambda a: a[1:], both), one, rtol=1e-5, atol=1e-5)
 
 
+def test_seed_chunk_bounds_the_rows_each_pass_holds_and_changes_no_count(monkeypatch):
+    """8 seeds with seed_chunk 2 at batch 64: each pass holds 64 x 2 / 8 = 16 inputs of every seed, so its largest
+    array is that of 2 seeds at the full batch; activity counts are exact integers, so they are equal."""
+    model, params_2, x, y = trained_like(2, n=120)
+    params_S = jax.tree_util.tree_map(lambda a: np.concatenate([a] * 4), params_2)
+    rows = []
+    real = stats._active_sums
+    monkeypatch.setattr(stats, "_active_sums", lambda m, p, xb, mb: rows.append(len(xb)) or real(m, p, xb, mb))
+    free = stats.unit_activity(model, params_S, x, batch=64)
+    assert set(rows) == {64}
+    rows.clear()
+    with stats.bounded(2):
+        bounded = stats.unit_activity(model, params_S, x, batch=64)
+    assert set(rows) == {16}
+    chex.assert_trees_all_equal(free, bounded)
+    rows.clear()
+    monkeypatch.setattr(stats, "BATCH", 64)          # training's statistics take the default batch
+    stats.summary_statistics(model, params_S, _ds(x, y), seed_chunk=2)
+    assert set(rows) == {16}
+
+
+def _ds(x, y):
+    from distnet import data
+    return data.Dataset(x, y, x[:30], y[:30], 3, {})
+
+
 def test_training_writes_the_summary_statistics_into_every_summary(smoke_run):
     for v in folder.list_variants(smoke_run):
         s = folder.read_json(folder.variant_dir(smoke_run, v) / "summary.json")["stats"]

@@ -108,7 +108,10 @@ RTOL_SMOKE = 1e-5
 def test_seed_chunk_config_gives_the_same_run(smoke_run, tmp_path):
     cfg = load_config("smoke")
     cfg.seed_chunk = 1
-    study.run_all(cfg, tmp_path, log=lambda *a: None)
+    chunks = []          # the end-of-training statistics are told the chunk too (they bound their memory by it)
+    study.run_all(cfg, tmp_path, log=lambda *a: None,
+                  summarize=lambda model, params, ds, seed_chunk: chunks.append(seed_chunk) or {})
+    assert chunks == [1, 1]
     for v in cfg.variants.split(","):
         a, b = folder.load_metrics(smoke_run / v), folder.load_metrics(tmp_path / v)
         np.testing.assert_array_equal(a["epoch"], b["epoch"])

@@ -117,7 +117,9 @@ def analyze_variant(vdir, ds, log=print, step: int | None = None, outliers: dict
     lanes = record.get("lanes") or config.lanes_record(record["config"])
     diverged = folder.load_metrics(vdir).get("diverged_epoch", np.zeros(len(lanes["lr"]), np.int64))
     parts = []
-    with jax.default_matmul_precision(record["config"]["matmul_precision"]):
+    # seed_chunk bounds every pass's (seeds x inputs) as it bounded training's
+    with jax.default_matmul_precision(record["config"]["matmul_precision"]), \
+            stats.bounded(record["config"].get("seed_chunk", 0)):
         for i, point in enumerate(lanes["points"]):   # per sweep point, over its lanes that finished
             s = lanes["seeds"]
             keep = [j for j in range(i * s, (i + 1) * s) if not diverged[j]]
@@ -191,7 +193,7 @@ def _analyze(workdir, variants, force, log) -> list[str]:
         if key not in cache:
             log(f"loading data for {v}")
             ds = folder.load_data(vdir)
-            cache[key] = (ds, ood.outlier_sets(dcfg, ds))
+            cache[key] = (ds, ood.outlier_sets(dcfg, ds, log=log))
         ds, outliers = cache[key]
         truth = folder.load_truth(vdir)
         if truth is not None and (force or folder.load_reference(workdir) is None):

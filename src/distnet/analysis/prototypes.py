@@ -31,6 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from distnet.analysis import stats
 from distnet.nn import models
 from distnet.run import files, folder
 
@@ -71,7 +72,10 @@ def _units(model, params, x_BxD):
 
 def unit_spread(model, params_S, x_NxD) -> np.ndarray:
     """(S, C): std of each output unit over (up to SD_SAMPLE) training inputs, floored away from zero."""
-    y_SxNxC = jax.jit(jax.vmap(lambda p: _units(model, p, x_NxD[:SD_SAMPLE])))(params_S)
+    fn = jax.jit(jax.vmap(lambda p, x: _units(model, p, x), in_axes=(0, None)))
+    x = np.asarray(x_NxD[:SD_SAMPLE])
+    rows = min(stats.batch_rows(stats.n_seeds(params_S), SD_SAMPLE), len(x))    # seed_chunk bounds the batch
+    y_SxNxC = np.concatenate([np.asarray(fn(params_S, x[i:i + rows])) for i in range(0, len(x), rows)], axis=1)
     sd = np.asarray(y_SxNxC, np.float64).std(1)
     return np.maximum(sd, 1e-6 * np.maximum(sd.max(-1, keepdims=True), 1e-30))
 

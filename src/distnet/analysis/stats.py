@@ -15,6 +15,8 @@ Layers are named as the model sows them: hidden_pre, hidden_post, output_pre, ou
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 
 import jax
@@ -39,11 +41,38 @@ def default_batch() -> int:
     return BATCH if jax.default_backend() == "cpu" else ACCELERATOR_BATCH
 
 
+_SEED_CHUNK = contextvars.ContextVar("seed_chunk", default=0)
+
+
+@contextlib.contextmanager
+def bounded(seed_chunk: int):
+    """Inside the block, a batched pass over more than seed_chunk seeds holds at most the (seed, input) rows that
+    seed_chunk seeds hold at the default batch (batch_rows): config.seed_chunk bounds analysis memory as it bounds
+    training's (0: no bound)."""
+    token = _SEED_CHUNK.set(int(seed_chunk or 0))
+    try:
+        yield
+    finally:
+        _SEED_CHUNK.reset(token)
+
+
+def batch_rows(n_seeds: int, batch: int | None = None) -> int:
+    """Inputs per batch for n_seeds seeds: `batch` (default_batch()), shrunk by seed_chunk / n_seeds inside a
+    seed_chunk block, so the largest array of a pass (seeds x inputs x units) never grows with the seed count."""
+    batch = batch or default_batch()
+    chunk = _SEED_CHUNK.get()
+    return max(1, batch * chunk // n_seeds) if 0 < chunk < n_seeds else batch
+
+
+def n_seeds(params_S) -> int:
+    return jax.tree_util.tree_leaves(params_S)[0].shape[0]
+
+
 def reduce_batches(fn, params_S, arrays, batch=None, combine=None):
     """Combine fn(params_S, *batch_arrays, mask_B) over fixed-size, zero-padded batches (default: sum)."""
     combine = combine or (lambda a, b: jax.tree_util.tree_map(jnp.add, a, b))
     n = len(arrays[0])
-    batch = min(batch or default_batch(), n)
+    batch = min(batch_rows(n_seeds(params_S), batch), n)
     total = None
     for start in range(0, n, batch):
         parts = [np.asarray(a[start:start + batch]) for a in arrays]
@@ -105,7 +134,7 @@ def class_means(model, params_S, x_NxD, y_N, classes, layer="hidden_post", batch
     (a subset can miss one; a mean of 0 would pass for a real value)."""
     one_seed = jax.tree_util.tree_map(lambda a: a[0], params_S)
     width = jax.eval_shape(lambda p, x: layer_values(model, p, x)[1][layer], one_seed, x_NxD[:1]).shape[-1]
-    zero = np.zeros((jax.tree_util.tree_leaves(params_S)[0].shape[0], classes, width), np.float32)
+    zero = np.zeros((n_seeds(params_S), classes, width), np.float32)
     s = _sums(model, params_S, x_NxD, y_N, classes, layer, 1, zero, batch)
     return np.where(s["n"][..., None] > 0, s["s1"] / np.maximum(s["n"], 1)[..., None], np.float32(np.nan))
 
@@ -211,7 +240,8 @@ def activity_and_geometry(model, params_S, ds) -> tuple[dict, dict, dict]:
     return out, activity, g
 
 
-def summary_statistics(model, params_S, ds) -> dict:
+def summary_statistics(model, params_S, ds, seed_chunk: int = 0) -> dict:
     """JSON-ready unit-activity counts (train and test, per layer) and output-geometry shares, per seed: what
-    every variant's summary.json records at the end of training."""
-    return activity_and_geometry(model, params_S, ds)[0]
+    every variant's summary.json records at the end of training, in the memory of `seed_chunk` seeds."""
+    with bounded(seed_chunk):
+        return activity_and_geometry(model, params_S, ds)[0]

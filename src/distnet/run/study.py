@@ -2,9 +2,8 @@
 
 The chunk loop is the protocol: train a chunk, record its metrics and the lanes (seeds, or a sweep's points x
 seeds) that went NaN/Inf (the program masks them; the other lanes go on, and a variant stops only when every lane
-has), report progress, checkpoint when due. Where a variant starts (fresh or
-from its newest checkpoint) is distnet.run.resume's; what the config derives, distnet.run.plan's; every file,
-distnet.run.folder's. SIGINT/SIGTERM stop after the current chunk with a checkpoint (distnet.run.faults).
+has), report progress, checkpoint when due. Where a variant starts is distnet.run.resume's; what the config derives,
+plan's; every file, folder's; memory, memory's. SIGINT/SIGTERM stop after the current chunk (distnet.run.faults).
 """
 from __future__ import annotations
 
@@ -18,8 +17,8 @@ import numpy as np
 
 from distnet import config, data
 from distnet.nn import models
-from distnet.run import (faults, files, folder, hosts, plan as plans, preflight, resume, summary, tensorboard,
-                         trainer)
+from distnet.run import (faults, files, folder, hosts, memory, plan as plans, preflight, resume, summary,
+                         tensorboard, trainer)
 
 
 class Stopwatch:
@@ -39,10 +38,8 @@ class Stopwatch:
 
 class Progress:
     """Variant, epoch, test accuracy over seeds (mean and range), the variant's time left and the whole run's;
-    in place on a TTY.
-
-    later_epochs: epochs still to train in the variants after this one; the run's time left assumes they cost
-    what this variant's epochs have cost so far (the variants of one study share data, seeds and widths)."""
+    in place on a TTY. later_epochs: epochs still to train in the variants after this one; the run's time left
+    assumes they cost what this variant's epochs have cost so far (a study's variants share data and widths)."""
 
     def __init__(self, variant: str, total: int, start: int, stream=sys.stdout, later_epochs: int = 0):
         self.variant, self.total, self.start, self.stream = variant, total, start, stream
@@ -96,7 +93,7 @@ def run_variant(cfg, plan: plans.Plan, variant: str, dataset: data.Dataset, devi
                 log=print, summarize=None, later_epochs: int = 0) -> dict:
     """Train (or resume, or skip if finished) one variant for all seeds; returns its summary.
 
-    summarize(model, params, dataset) -> dict, if given, adds statistics of the final params to the summary.
+    summarize(model, params, dataset, seed_chunk=...) -> dict, if given, adds statistics of the final params.
     later_epochs: epochs the variants after this one still train (for the whole run's time left)."""
     vdir = folder.variant_dir(workdir, variant)
     folder.write_config(vdir, config_record(cfg, variant, dataset, device_data))
@@ -164,7 +161,8 @@ def run_variant(cfg, plan: plans.Plan, variant: str, dataset: data.Dataset, devi
         extra = summary.lanes_summary(record, state.metrics, state.diverged)
         if summarize is not None:
             with clock("stats_s"):
-                add_statistics(extra, record, state, lambda p: summarize(model, p, dataset))
+                add_statistics(extra, record, state,
+                               lambda p: summarize(model, p, dataset, seed_chunk=cfg.seed_chunk))
     result = summary.variant_summary(variant, {"epoch": state.epochs, **state.metrics}, time.perf_counter() - t0,
                                      seeds=cfg.num_seeds, seed=cfg.seed, **extra,
                                      timing={k: round(v, 3) for k, v in clock.seconds.items()})
@@ -233,7 +231,7 @@ def run_all(cfg, workdir, log=print, overwrite: bool = False, summarize=None) ->
     """Validate, load data once, train every variant of `cfg` into `workdir`; returns the summary table.
 
     overwrite: delete variant folders holding a different config instead of refusing to run.
-    summarize(model, params, dataset) -> dict: statistics of each variant's final params for its summary
+    summarize(model, params, dataset, seed_chunk=...) -> dict: statistics of each variant's final params
     (train.py passes distnet.analysis.stats.summary_statistics)."""
     variants = plans.validate(cfg)
     if cfg.distributed:
@@ -259,6 +257,7 @@ def run_all(cfg, workdir, log=print, overwrite: bool = False, summarize=None) ->
             raise config.ConfigError(f"config.split={cfg.split!r} with data.preprocess={cfg.data.preprocess!r}: "
                                      f"{e}") from None
         log("first layer: " + (f"{plan.split} split, {plan.parts} parts" if plan.parts else "plain float32 matmul"))
+        memory.check(cfg, variants, dataset.classes, device_data, plan.chunk)   # before any seed is allocated
         with faults.stopping():
             for i, v in enumerate(variants):
                 if stop := hosts.agree_max(faults.requested()):
