@@ -1,9 +1,10 @@
 """Train the paper's variants for many seeds at once.
 
-    python train.py [--config configs/NAME.py] [--workdir DIR] [--config.FIELD=VALUE ...]
+    python train.py [--config configs/NAME.py[:ARG]] [--workdir DIR] [--config.FIELD=VALUE ...]
 
-With no flags it runs configs/default.py into runs/default. Rerunning a command on the same folder
-resumes it: finished variants are skipped, an unfinished one continues from its latest checkpoint.
+With no flags it runs configs/default.py into runs/default. ARG goes to the config's get_config (its docstring
+says what it means; configs/geometry_gaussians.py:DIM takes the input dimension). Rerunning a command on the
+same folder resumes it: finished variants are skipped, an unfinished one continues from its latest checkpoint.
 Ctrl-C (SIGINT) or SIGTERM stops after the current chunk with a checkpoint (exit 130 / 143). A folder holding
 a different config is refused unless --overwrite is given. Errors a user can fix exit 2 with one line.
 """
@@ -14,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+import ml_collections
 from absl import app, flags, logging
 from ml_collections import config_flags
 
@@ -146,6 +148,10 @@ def bad_value(argv: list[str], cfg) -> str | None:
             value = cfg
             for part in name.split("[")[0].split("."):
                 value = value[part]
+            if isinstance(value, ml_collections.ConfigDict):
+                key = next(iter(value.keys()))
+                return (f"config.{name} is a group of fields, not one value; set one of them, such as "
+                        f"--config.{name}.{key}={value[key]!r}")
             if isinstance(value, tuple):
                 example = f"'{config.SWEEP_EXAMPLES.get(name, str(value).replace(' ', ''))}'"
             else:

@@ -1,5 +1,5 @@
 """Does the paper's picture survive another learning rate? The six main variants at lr 1e-4, 3e-4, 1e-3 and 3e-3,
-20 seeds each, 5,000 full-batch epochs: 4 x 20 = 80 lanes per variant in one compiled program (issue #15).
+20 seeds each, 5,000 full-batch epochs: 4 x 20 = 80 lanes per variant in one compiled program.
 
 Command:  python train.py --config configs/sweep_lr.py
           python -m distnet.analysis.report runs/sweep_lr      # the variant x lr table and figures/sweep_lr.png
