@@ -67,9 +67,9 @@ def matched_cosines(kernel_SxDxH, eigvecs_CxDxD) -> np.ndarray:
     matching that maximises their sum, per seed."""
     v_DxK = np.concatenate(list(_np(eigvecs_CxDxD)), axis=1)                       # K = C*D unit columns
     n_SxDxH = kernel_SxDxH / np.maximum(np.linalg.norm(kernel_SxDxH, axis=1, keepdims=True), 1e-300)
-    cos_SxHxK = np.abs(np.einsum("sdh,dk->shk", n_SxDxH, v_DxK))
     out = []
-    for cos_HxK in cos_SxHxK:
+    for n_DxH in n_SxDxH:            # one seed's H x K cosines at a time: memory does not grow with the seeds
+        cos_HxK = np.abs(n_DxH.T @ v_DxK)
         rows, cols = optimize.linear_sum_assignment(cos_HxK, maximize=True)
         out.append(cos_HxK[rows, cols])
     return np.stack(out)
@@ -81,8 +81,12 @@ def axis_alignment(kernel_SxDxH, eigvecs_CxDxD, class_SxH) -> np.ndarray:
     along that class's axis, as the analytic network's units do. Unlike the matching it does not saturate when
     units outnumber eigenvectors."""
     n_SxDxH = kernel_SxDxH / np.maximum(np.linalg.norm(kernel_SxDxH, axis=1, keepdims=True), 1e-300)
-    v_SxHxDxD = _np(eigvecs_CxDxD)[class_SxH]                       # [s, j] -> that class's eigenvectors
-    return np.abs(np.einsum("sdh,shdi->shi", n_SxDxH, v_SxHxDxD)).max(-1)
+    out_SxH = np.zeros(np.shape(class_SxH))
+    for c, v_DxD in enumerate(_np(eigvecs_CxDxD)):   # a class at a time: S x H x D, never S x H x D x D per unit
+        units = np.asarray(class_SxH) == c
+        if units.any():
+            out_SxH[units] = np.abs(np.einsum("sdh,di->shi", n_SxDxH, v_DxD)).max(-1)[units]
+    return out_SxH
 
 
 def chance_alignment(hidden: int, truth, draws: int = 200, seed: int = 0) -> dict:
