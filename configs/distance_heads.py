@@ -34,11 +34,11 @@ Inits:    which initialisations train under the protocol (benchmarks/head_inits.
               Unscaled P ~ U(+-1/sqrt(H)) fits the training set far sooner (loss 0.003-0.03) and generalises
               worse (83.7-85.0); P = I (OffsetL2 with alpha = 1): ReLU-MD 92.3, ReLU-MD-Neg 92.4.
 """
-from distnet.nn import models
 from distnet.config import base
+from distnet.nn.names import HEADS, OFFSETL2
 
 
 def get_config():
     c = base()
-    c.variants = ",".join(models.OFFSETL2 + models.HEADS)
+    c.variants = ",".join(OFFSETL2 + HEADS)
     return c

@@ -29,6 +29,7 @@ Runtime:  the loop above, D = 2 and D = 100 timed on a 2-core AMD EPYC CPU share
           Peak memory 0.8 GB training, 2.5 GB analyzing D = 100.
 """
 from distnet.config import ConfigError, base
+from distnet.nn.names import HEADS, MAIN, OFFSETL2
 
 DIMS = (2, 10, 100)
 EPOCHS = 500
@@ -43,9 +44,8 @@ def get_config(arg: str = "10"):
     if dim < 1:
         raise ConfigError(f"configs/geometry_gaussians.py takes the input dimension after ':', a positive integer "
                           f"such as {', '.join(map(str, DIMS[:-1]))} or {DIMS[-1]} (got {str(arg)!r})")
-    from distnet.nn import models       # imports JAX: only once the argument is known to be good
     c = base()
-    c.variants = ",".join(models.MAIN + models.OFFSETL2 + models.HEADS)
+    c.variants = ",".join(MAIN + OFFSETL2 + HEADS)
     c.num_seeds = 5
     c.epochs = EPOCHS
     c.eval_every = 10

@@ -53,9 +53,10 @@ def test_diff_names_every_protocol_field_that_differs_including_nested_data_fiel
 
 
 def test_config_files_load_without_importing_jax():
-    code = ("import sys; sys.path.insert(0, sys.argv[1]); import importlib.util as u\n"
-            "for name in ('default', 'smoke', 'paper_table1', 'paper_bias', 'paper_offsetl2'):\n"
-            "    s = u.spec_from_file_location(name, f'{sys.argv[2]}/configs/{name}.py'); m = u.module_from_spec(s)\n"
+    """Every config file, those naming variant groups (distnet.nn.names) and taking an argument included."""
+    code = ("import sys, pathlib; sys.path.insert(0, sys.argv[1]); import importlib.util as u\n"
+            "for path in sorted(pathlib.Path(sys.argv[2], 'configs').glob('*.py')):\n"
+            "    s = u.spec_from_file_location(path.stem, path); m = u.module_from_spec(s)\n"
             "    s.loader.exec_module(m); m.get_config()\n"
             "print('jax' in sys.modules)")
     r = subprocess.run([sys.executable, "-c", code, str(SRC), str(ROOT)], capture_output=True, text=True, timeout=60)

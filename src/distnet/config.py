@@ -2,7 +2,8 @@
 loading of a config file (PATH or PATH:ARG) with the check of the field names a command line overrides.
 
 Configs are ml_collections ConfigDicts built by `configs/*.py:get_config()` on top of `base()`; they are read,
-never mutated, after validation. This module imports no JAX, so a config file loads in milliseconds.
+never mutated, after validation. This module imports no JAX (nor do configs/*.py: variant groups come from
+distnet.nn.names), so a config file loads in milliseconds.
 
 A value checked against what it names lives next to that thing: variant names in the registry (distnet.nn.models),
 the OffsetL2 form in its layer, the MD rank in its head, the precision and the split in the trainer, the data

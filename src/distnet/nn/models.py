@@ -21,6 +21,7 @@ import jax.numpy as jnp
 
 from distnet.config import ConfigError
 from distnet.nn import heads, layers
+from distnet.nn.names import BIAS, HEADS, MAIN, NAMES, OFFSETL2, PAPER  # noqa: F401 (names of the registry)
 
 ACTIVATIONS = {"relu": jax.nn.relu, "abs": layers.abs_act}
 
@@ -50,12 +51,6 @@ def _registry() -> dict[str, Spec]:
 
 
 REGISTRY: dict[str, Spec] = _registry()
-MAIN = ("ReLU", "Abs", "ReLU2", "Abs2", "ReLU2-Neg", "Abs2-Neg")
-BIAS = tuple(f"{n}-Bias" for n in MAIN)
-OFFSETL2 = ("ReLU-L2", "ReLU-L2-Neg", "Abs-L2", "Abs-L2-Neg")
-HEADS = ("ReLU-RBF", "Abs-RBF", "ReLU-MD", "ReLU-MD-Neg", "Abs-MD", "Abs-MD-Neg")   # not trained in the paper
-PAPER = MAIN + BIAS + OFFSETL2      # the variants the paper trains and publishes numbers for
-NAMES = PAPER + HEADS
 
 
 class MLP(nn.Module):
@@ -111,6 +106,11 @@ def from_config(cfg, classes: int, variant: str) -> MLP:
     `classes` comes from the data."""
     return get(variant, hidden=cfg["hidden"], classes=classes, offsetl2_form=cfg["offsetl2_form"],
                md_rank=cfg.get("md_rank", 0))
+
+
+def from_record(record: dict) -> MLP:
+    """The Module a variant folder was trained with, from its config.json record (distnet.run.folder.read_config)."""
+    return from_config(record["config"], record["data"]["classes"], record["variant"])
 
 
 def in_paper_order(names) -> list[str]:
