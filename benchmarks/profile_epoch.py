@@ -52,12 +52,12 @@ def _device_events(trace_dir: str) -> tuple[list[dict], str]:
 def profile(arrays, layout: str, seeds: int, epochs: int, variant: str, precision: str, top: int = 15) -> dict:
     import jax
     from distnet.nn import models
-    from distnet.run import trainer
+    from distnet.run import precision as precisions, trainer
     program = trainer.make_train(models.get(variant), 1e-3, eval_every=1, input_dim=arrays[0].shape[1])
     init, run, _ = program.jitted()
     ds = SimpleNamespace(**dict(zip(("x_train", "y_train", "x_test", "y_test"), arrays)))
     if layout in SPLITS:
-        d = trainer.to_device(ds, split_kind=layout, parts=trainer.split_parts(layout, precision))
+        d = trainer.to_device(ds, split_kind=layout, parts=precisions.split_parts(layout, precision))
     else:
         d = trainer.to_device(ds, transposed=layout == "col" if layout in ("row", "col") else None)
     with jax.default_matmul_precision(precision):

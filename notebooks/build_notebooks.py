@@ -57,10 +57,10 @@ GEOMETRY = [
                  "reading, perturbation and noise curves. Read from the statistics `python -m distnet.analysis.analyze` "
                  "wrote (stats.json); whatever is missing is computed here from the checkpoint (never trained)."),
     ("code", 'RUN_DIR = "runs/default"\nVARIANT = "ReLU"\nSEED = 0'),
-    ("code", SETUP + "\nimport jax\nimport numpy as np\nfrom distnet.analysis import analyze, plots, stats\n"
-             "vdir = folder.variant_dir(RUN, VARIANT)\nmodel = folder.load_model(vdir)\n"
+    ("code", SETUP + "\nimport jax\nimport numpy as np\nfrom distnet import data\nfrom distnet.analysis import analyze, plots, stats\nfrom distnet.nn import models\n"
+             "vdir = folder.variant_dir(RUN, VARIANT)\nmodel = models.from_record(folder.read_config(vdir))\n"
              "params = jax.tree_util.tree_map(lambda a: a[SEED:SEED + 1], folder.load_params(vdir))  # seed axis kept\n"
-             "ds = folder.load_data(vdir)\nprint(f'{VARIANT}, seed {SEED}: {model.spec.act} first layer, {model.spec.head} output; '\n"
+             "ds = data.reload(folder.read_config(vdir), vdir)\nprint(f'{VARIANT}, seed {SEED}: {model.spec.act} first layer, {model.spec.head} output; '\n"
              "      f'{len(ds.x_train):,} training inputs of {ds.dim} features, {ds.classes} classes')\n"
              "S, K = folder.load_stats(vdir) or {}, SEED   # K: this seed's index in S\n"
              "if 'perturbation' not in S:\n"

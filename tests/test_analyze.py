@@ -5,6 +5,7 @@ import shutil
 
 import numpy as np
 
+from distnet import data
 from distnet.run import checkpoint, files, folder
 from distnet.analysis import analyze
 
@@ -87,7 +88,8 @@ def test_analyze_scores_the_known_answers_of_a_gaussian_run(analyzed):
     assert set(s["ood"]["sets"]) == {"uniform", "gaussian"}          # no Fashion-MNIST for Gaussian data
     p = folder.load_prototypes(folder.variant_dir(analyzed, "Abs2-Neg"))
     assert p["x"].shape == p["nearest"].shape == (2, 10, 16)
-    ds = folder.load_data(folder.variant_dir(analyzed, "Abs2-Neg"))
+    vdir = folder.variant_dir(analyzed, "Abs2-Neg")
+    ds = data.reload(folder.read_config(vdir), vdir)
     near = np.asarray(s["input_prototypes"]["nearest_train_index"])
     np.testing.assert_array_equal(p["nearest"], ds.x_train[near])
     # the analytic network of the recorded truth, scored by the same code, is perfect (float32 bounds in

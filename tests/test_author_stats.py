@@ -6,6 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from distnet import data
 from distnet.analysis import author_stats, stats
 from distnet.nn import models
 from distnet.run import folder
@@ -121,7 +122,8 @@ def test_analyze_records_the_authors_statistics_for_linear_heads(analyzed):
         assert (f is None and q is None) or q == pytest.approx(1 - f)
     # the script's probe starts unclamped: its clean accuracy is the checkpoint's accuracy on the training split
     vdir = folder.variant_dir(analyzed, "ReLU")
-    model, params_S, ds = folder.load_model(vdir), folder.load_params(vdir, s["step"]), folder.load_data(vdir)
+    record = folder.read_config(vdir)
+    model, params_S, ds = models.from_record(record), folder.load_params(vdir, s["step"]), data.reload(record, vdir)
     want = [100 * float(np.mean(np.argmax(model.apply({"params": jax.tree.map(lambda a: a[i], params_S)},
                                                       ds.x_train), -1) == ds.y_train)) for i in range(2)]
     np.testing.assert_allclose(steps[-1]["clean"], want, atol=1e-4)   # counts of 200 inputs, as float32 sums

@@ -26,7 +26,7 @@ def test_a_diverged_summary_round_trips_and_tabulates(tmp_path):
 
 
 def test_error_text_names_a_missing_field():
-    assert "lacks the field 'epochs'" in folder.error_text(KeyError("epochs"))
+    assert "lacks the field 'epochs'" in files.error_text(KeyError("epochs"))
 
 
 def test_variants_are_listed_in_the_papers_order(tmp_path):
@@ -119,10 +119,10 @@ def test_data_difference_names_the_file_and_both_digests():
                                                    "train-labels-idx1-ubyte": {"sha256": "2" * 64}}}
     now = {"array_sha256": "b" * 64, "dir": "/d", "files": {"train-images-idx3-ubyte": {"sha256": "3" * 64},
                                                             "train-labels-idx1-ubyte": {"sha256": "2" * 64}}}
-    assert folder.data_difference(trained, {**now, "array_sha256": "a" * 64}) is None
-    assert folder.data_difference(trained, now) == (f"train-images-idx3-ubyte.gz in /d has SHA-256 {'3' * 16}... but "
+    assert data.data_difference(trained, {**now, "array_sha256": "a" * 64}) is None
+    assert data.data_difference(trained, now) == (f"train-images-idx3-ubyte.gz in /d has SHA-256 {'3' * 16}... but "
                                                     f"the run trained on {'1' * 16}...")
-    assert folder.data_difference({"array_sha256": "a" * 64}, {"array_sha256": "b" * 64}) == (
+    assert data.data_difference({"array_sha256": "a" * 64}, {"array_sha256": "b" * 64}) == (
         f"its arrays hash to {'b' * 16}... but the run trained on arrays hashing to {'a' * 16}...")
 
 
@@ -149,7 +149,7 @@ def test_load_data_refuses_data_other_than_the_run_trained_on(smoke_cfg, tmp_pat
     before = data.load(cfg.data)
     files.write_json(vdir / "config.json", {"variant": "ReLU", "protocol": {}, "config": cfg.to_dict(),
                                             "first_layer": {}, "data": before.info})
-    assert folder.load_data(vdir).info == before.info
+    assert data.reload(folder.read_config(vdir), vdir).info == before.info
     x = data.parse_idx(gzip.decompress((src / "train-images-idx3-ubyte.gz").read_bytes()), "x", 3).copy()
     x[0, 0, 0] ^= 1
     (src / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(idx_bytes(x), mtime=0))
@@ -157,7 +157,7 @@ def test_load_data_refuses_data_other_than_the_run_trained_on(smoke_cfg, tmp_pat
     new = hashlib.sha256(idx_bytes(x)).hexdigest()
     (src / "SHA256SUMS").write_text((src / "SHA256SUMS").read_text().replace(old, new))
     with pytest.raises(data.DataError) as e:
-        folder.load_data(vdir)
+        data.reload(folder.read_config(vdir), vdir)
     assert str(e.value) == (f"{vdir} was trained on other data: train-images-idx3-ubyte.gz in {src.resolve()} has "
                             f"SHA-256 {new[:16]}... but the run trained on {old[:16]}...; put the original data back "
                             f"(or point data.dir / ${data.ENV_DIR} at it)")
@@ -189,7 +189,7 @@ def _no_download(monkeypatch):
 def test_load_data_reads_the_recorded_folder_without_the_environment_variable(smoke_cfg, tmp_path, monkeypatch):
     src, vdir, ds = _trained_through_env(smoke_cfg, tmp_path, monkeypatch)
     _no_download(monkeypatch)
-    back = folder.load_data(vdir)
+    back = data.reload(folder.read_config(vdir), vdir)
     assert back.info["dir"] == str(src.resolve()) and back.info["array_sha256"] == ds.info["array_sha256"]
 
 
@@ -199,12 +199,12 @@ def test_load_data_asks_for_the_data_only_when_its_folder_is_gone(smoke_cfg, tmp
     moved = tmp_path / "elsewhere"
     src.parent.rename(moved)
     with pytest.raises(data.DataError) as e:
-        folder.load_data(vdir)
+        data.reload(folder.read_config(vdir), vdir)
     assert str(e.value).startswith(f"{vdir} was trained on the files in {src.resolve()}, which are gone, and none "
                                    f"were found instead (")
     assert str(e.value).endswith(f"point ${data.ENV_DIR} (or data.dir) at a folder holding them")
     monkeypatch.setenv(data.ENV_DIR, str(moved))              # the same files, found where the user points
-    back = folder.load_data(vdir)
+    back = data.reload(folder.read_config(vdir), vdir)
     assert back.info["dir"] == str((moved / "mnist").resolve())
     assert back.info["array_sha256"] == ds.info["array_sha256"]
 

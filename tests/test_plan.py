@@ -8,6 +8,7 @@ import pytest
 from distnet import config, data
 from distnet.nn import models
 from distnet.run import plan, study
+from distnet.run.precision import resolve_split
 
 from helpers import ROOT, load_config, raw_pixels
 
@@ -101,3 +102,18 @@ def test_study_config_builds_every_problem_with_its_truth():
     bad.data.spread = 0.5
     with pytest.raises(config.ConfigError, match="config.data.spread=0.5 must be a finite number >= 1"):
         plan.validate(bad)
+
+
+@pytest.mark.parametrize("epochs,ckpt,ev,target,want", [
+    (5000, 1000, 1, 100, 100), (200, 100, 1, 50, 50), (20, 10, 2, 100, 10), (21, 7, 7, 5, 7), (30, 12, 3, 100, 6)])
+def test_chunk_length_is_the_largest_multiple_of_eval_every_dividing_epochs_and_checkpoints(epochs, ckpt, ev, target, want):
+    got = plan.chunk_length(epochs, ckpt, ev, target)
+    assert got == want and epochs % got == 0 and ckpt % got == 0 and got % ev == 0
+
+
+@pytest.mark.parametrize("backend, precision, exact, want", [
+    ("cpu", "highest", True, "off"), ("gpu", "highest", True, "fp16"), ("gpu", "high", True, "fp16"),
+    ("tpu", "highest", True, "bf16"), ("gpu", "highest", False, "off"), ("gpu", "default", True, "off")])
+def test_auto_split_is_off_on_cpu_and_on_inexact_inputs(backend, precision, exact, want):
+    assert resolve_split("auto", precision, exact, backend) == want
+    assert resolve_split("bf16", precision, exact, backend) == "bf16"

@@ -12,7 +12,7 @@ import pytest
 from scipy import stats as sps
 
 from distnet.run import checkpoint, files, folder, summary
-from distnet.analysis import analyze, report
+from distnet.analysis import analyze, report, report_files
 
 from helpers import DAMAGED_FILES as DAMAGE
 
@@ -162,13 +162,13 @@ def test_each_damaged_run_file_is_one_line_naming_it_and_the_old_report_stays(an
 def test_a_report_that_fails_midway_leaves_the_previous_one_whole(analyzed, tmp_path, monkeypatch):
     assert report.main([str(analyzed), "--out", str(tmp_path)]) == 0
     before = {p.relative_to(tmp_path): p.read_bytes() for p in (tmp_path / "report").rglob("*") if p.is_file()}
-    real = folder.save_figure
+    real = report_files.save_figure
 
     def second_figure_fails(into, name, fig, **k):
         if name == "final_accuracy":
             raise KeyboardInterrupt      # Ctrl-C while drawing
         return real(into, name, fig, **k)
-    monkeypatch.setattr(folder, "save_figure", second_figure_fails)
+    monkeypatch.setattr(report_files, "save_figure", second_figure_fails)
     with pytest.raises(KeyboardInterrupt):
         report.main([str(analyzed), "--out", str(tmp_path)])
     assert before == {p.relative_to(tmp_path): p.read_bytes() for p in (tmp_path / "report").rglob("*") if p.is_file()}

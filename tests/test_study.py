@@ -14,7 +14,7 @@ import pytest
 
 from distnet import config, data
 from distnet.nn import models
-from distnet.run import checkpoint, files, folder, study, trainer
+from distnet.run import checkpoint, files, folder, progress, study, sweep, trainer
 
 import reference
 from helpers import assert_leaves_close, assert_metrics_close, load_config, max_rel, near_ties, record_margin
@@ -137,7 +137,7 @@ def test_nan_loss_in_every_seed_stops_that_variant_only(smoke_cfg, tmp_path):
 
 def poison_lanes(monkeypatch, lanes):
     """Make Sweep.run return NaN params for `lanes` after its first chunk (finite losses: only params are bad)."""
-    real, calls = trainer.Sweep.run, []
+    real, calls = sweep.Sweep.run, []
 
     def run(self, params, alive, data, n):
         p, went_bad, m = real(self, params, alive, data, n)
@@ -147,7 +147,7 @@ def poison_lanes(monkeypatch, lanes):
             p = jax.tree_util.tree_map(lambda x: jnp.where(mask.reshape((-1,) + (1,) * (x.ndim - 1)), jnp.nan, x), p)
         return p, went_bad, m
 
-    monkeypatch.setattr(trainer.Sweep, "run", run)
+    monkeypatch.setattr(sweep.Sweep, "run", run)
 
 
 def test_nan_params_with_finite_loss_is_caught(smoke_cfg, tmp_path, monkeypatch):
@@ -207,9 +207,9 @@ def test_progress_gives_the_whole_runs_time_left_from_this_variants_pace(monkeyp
     import io
 
     clock = iter([100.0, 110.0])                       # created at t=100, first report at t=110
-    monkeypatch.setattr(study.time, "perf_counter", lambda: next(clock))
+    monkeypatch.setattr(progress.time, "perf_counter", lambda: next(clock))
     out = io.StringIO()
-    p = study.Progress("ReLU", total=50, start=0, stream=out, later_epochs=100)
+    p = progress.Progress("ReLU", total=50, start=0, stream=out, later_epochs=100)
     p(10, np.array([0.5, 0.7]))
     line = out.getvalue()
     # 10 epochs took 10 s: 40 left in this variant (40 s), 100 in the variants after it (100 s)
@@ -221,13 +221,13 @@ def test_progress_of_the_last_variant_shows_no_whole_run_estimate():
     import io
 
     out = io.StringIO()
-    study.Progress("Abs", total=5, start=0, stream=out)(5, np.array([0.9]))
+    progress.Progress("Abs", total=5, start=0, stream=out)(5, np.array([0.9]))
     assert "whole run" not in out.getvalue()
 
 
 @pytest.mark.parametrize("seconds, text", [(42.4, "42s"), (425, "7m05s"), (3720, "1h02m"), (float("nan"), "?")])
 def test_durations_read_as_people_write_them(seconds, text):
-    assert study._duration(seconds) == text
+    assert progress._duration(seconds) == text
 
 
 def test_tensorboard_logging_writes_every_recorded_epoch_and_leaves_the_numbers_alone(smoke_cfg, smoke_run,

@@ -13,7 +13,7 @@ import pytest
 from distnet import config, data
 from distnet.nn import models
 from distnet.analysis import report
-from distnet.run import checkpoint, folder, study, trainer
+from distnet.run import checkpoint, folder, plan, study, trainer
 
 from helpers import load_config
 
@@ -55,8 +55,8 @@ class Alone:
     def __call__(self, point):
         """[every param leaf at the end] + [train_loss, train_acc, test_acc (seeds, E)] of `point` alone."""
         self.sweep.hyper = trainer.hyper([point])
-        chunk = trainer.chunk_length(self.cfg.epochs, self.cfg.checkpoint_every, self.cfg.eval_every,
-                                     self.cfg.chunk_epochs)
+        chunk = plan.chunk_length(self.cfg.epochs, self.cfg.checkpoint_every, self.cfg.eval_every,
+                                  self.cfg.chunk_epochs)
         params = self.sweep.init(trainer.seed_keys(self.cfg.seed, self.cfg.num_seeds))
         ms = [jax.tree.map(lambda a: np.asarray(a)[:, None], self.sweep.evaluate(params, self.d))]
         for _ in range(self.cfg.epochs // chunk):

@@ -86,13 +86,6 @@ def test_seed_keys_do_not_depend_on_num_seeds():
     assert not np.array_equal(trainer.seed_keys(0, 2), trainer.seed_keys(1, 2))
 
 
-@pytest.mark.parametrize("epochs,ckpt,ev,target,want", [
-    (5000, 1000, 1, 100, 100), (200, 100, 1, 50, 50), (20, 10, 2, 100, 10), (21, 7, 7, 5, 7), (30, 12, 3, 100, 6)])
-def test_chunk_length_is_the_largest_multiple_of_eval_every_dividing_epochs_and_checkpoints(epochs, ckpt, ev, target, want):
-    got = trainer.chunk_length(epochs, ckpt, ev, target)
-    assert got == want and epochs % got == 0 and ckpt % got == 0 and got % ev == 0
-
-
 def test_variants_with_the_same_parameters_share_one_init_program_and_its_exact_values():
     """The trainer's init comes from the variant's param_twin (one compiled program for the six main variants);
     it must equal the program each variant compiled for itself bit for bit. One variant per twin, each as far
@@ -184,14 +177,6 @@ def test_on_gpu_the_fp16_split_is_float16_matmuls_with_float32_accumulation():
     assert sum("(tensor<200x200xf16>, tensor<2x200x32xf16>) -> tensor<200x2x32xf32>" in d for d in f16) == 1
     assert sum("(tensor<100x600xf16>, tensor<2x600x32xf16>) -> tensor<100x2x32xf32>" in d for d in f16) == 2
     assert len(f16) == 4
-
-
-@pytest.mark.parametrize("backend, precision, exact, want", [
-    ("cpu", "highest", True, "off"), ("gpu", "highest", True, "fp16"), ("gpu", "high", True, "fp16"),
-    ("tpu", "highest", True, "bf16"), ("gpu", "highest", False, "off"), ("gpu", "default", True, "off")])
-def test_auto_split_is_off_on_cpu_and_on_inexact_inputs(backend, precision, exact, want):
-    assert trainer.resolve_split("auto", precision, exact, backend) == want
-    assert trainer.resolve_split("bf16", precision, exact, backend) == "bf16"
 
 
 def _trainer(name="ReLU", epochs=4):

@@ -173,3 +173,45 @@ def load(dcfg) -> Dataset:
     ds.info = {**ds.info, "name": dcfg.name, "classes": ds.classes, "n_train": len(ds.x_train),
                "n_test": len(ds.x_test), "array_sha256": array_digest(ds)}
     return ds
+
+
+# --- a run's data, read back -------------------------------------------------------------------
+
+def data_difference(trained: dict, now: dict) -> str | None:
+    """How the data `now` (a Dataset.info) differs from the data a variant `trained` on (its config.json's
+    "data"), naming the files and both SHA-256s; None when the arrays are identical."""
+    a, b = trained.get("array_sha256"), now.get("array_sha256")
+    if a == b:
+        return None
+    old, new = trained.get("files", {}), now.get("files", {})
+    changed = [f"{stem}.gz in {now.get('dir')} has SHA-256 {new[stem]['sha256'][:16]}... but the run trained on "
+               f"{old[stem]['sha256'][:16]}..." for stem in sorted(old) if stem in new
+               and old[stem]["sha256"] != new[stem]["sha256"]]
+    return "; ".join(changed or [f"its arrays hash to {str(b)[:16]}... but the run trained on arrays hashing to "
+                                 f"{str(a)[:16]}..."])
+
+
+def reload(record: dict, vdir) -> Dataset:
+    """The dataset a variant folder `vdir` was trained on (`record`: its config.json), from where it was read then
+    (config.json records the folder and the SHA-256 of every array), so analysis needs no $DISTNET_DATA_DIR; only
+    when that folder is gone does it go through load() as the config says (data.dir, $DISTNET_DATA_DIR, tfds). A
+    DataError when the data found is not what the run trained on, or when nothing is found (naming where it was)."""
+    import ml_collections
+    dcfg = ml_collections.ConfigDict(record["config"]["data"])
+    was = record["data"].get("dir") if record["data"].get("source") == "idx" else None
+    if was:    # never fall through to a download: the run read local files
+        dcfg.source = "idx"
+        if Path(was).is_dir():
+            dcfg.dir = was
+    try:
+        ds = load(dcfg)
+    except DataError as e:
+        if not was:
+            raise
+        raise DataError(f"{vdir} was trained on the files in {was}, which are gone, and none were found "
+                        f"instead ({e}); point ${ENV_DIR} (or data.dir) at a folder holding them") from None
+    differs = data_difference(record["data"], ds.info)
+    if differs:
+        raise DataError(f"{vdir} was trained on other data: {differs}; put the original data back (or point "
+                        f"data.dir / ${ENV_DIR} at it)")
+    return ds

@@ -30,6 +30,7 @@ import numpy as np
 
 from distnet import config, data
 from distnet.analysis import author_stats, geometry, ood, probes, prototypes, stats
+from distnet.nn import models
 from distnet.run import files, folder
 
 
@@ -110,7 +111,7 @@ def analyze_variant(vdir, ds, log=print, step: int | None = None, outliers: dict
     """All statistics of one variant's checkpoint at `step` (the latest when None); written to vdir/stats.json
     and returned. `outliers` ({name: inputs}) defaults to noise images of the training data's range."""
     t0 = time.perf_counter()
-    model = folder.load_model(vdir)
+    model = models.from_record(folder.read_config(vdir))
     step = folder.checkpoint_steps(vdir)[-1] if step is None else step
     params_L = folder.load_params(vdir, step)
     record = folder.read_config(vdir)
@@ -162,7 +163,8 @@ def is_fresh(vdir, step: int, log=print) -> bool:
         return False
     if s is None or s.get("step") != step:
         return False
-    return "author" in s or "points" in s or folder.load_model(vdir).spec.head != "linear"   # (sweeps: no author)
+    return ("author" in s or "points" in s                                       # (sweeps: no author)
+            or models.from_record(folder.read_config(vdir)).spec.head != "linear")
 
 
 def analyze(workdir, variants=None, force=False, log=print) -> list[str]:
@@ -192,7 +194,7 @@ def _analyze(workdir, variants, force, log) -> list[str]:
         key = json.dumps(dcfg, sort_keys=True)
         if key not in cache:
             log(f"loading data for {v}")
-            ds = folder.load_data(vdir)
+            ds = data.reload(folder.read_config(vdir), vdir)
             cache[key] = (ds, ood.outlier_sets(dcfg, ds, log=log))
         ds, outliers = cache[key]
         truth = folder.load_truth(vdir)
@@ -225,7 +227,7 @@ def main(argv=None) -> int:
     try:
         done = analyze(args.dir, variants, args.force)
     except (data.DataError, files.RunFileError, files.Busy, OSError, KeyError, ValueError, zipfile.BadZipFile) as e:
-        print(f"error: {folder.error_text(e, args.dir)}", file=sys.stderr)
+        print(f"error: {files.error_text(e, args.dir)}", file=sys.stderr)
         return 2
     print(f"analyzed {len(done)} variant(s) in {time.perf_counter() - t0:.0f}s")
     return 0

@@ -75,7 +75,7 @@ def noise_images(x_train_NxD, n: int, seed: int = 0) -> dict:
 
 
 def outlier_sets(dcfg, ds, n_noise: int | None = None, seed: int = 0, log=print) -> dict:
-    """The outlier sets for a model trained on `ds` (as distnet.run.folder.load_data read it back: its `info`
+    """The outlier sets for a model trained on `ds` (as distnet.data.reload read it back: its `info`
     says where from) with the data block `dcfg`: Fashion-MNIST's test images (subset-free, with the SAME
     preprocessing as the training data and its statistics) and the two noise sets, as {name: (N, D)}. Every
     file comes from where the run's own data came from, never from $DISTNET_DATA_DIR's say-so alone."""

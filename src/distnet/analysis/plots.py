@@ -14,6 +14,7 @@ import numpy as np
 from distnet.analysis.plots_common import (CLAMP_NAMES, LAYER_NAMES, band, error_pct, legend_outside,  # noqa: F401
                                            log_ticks, value_ticks)
 from distnet.analysis.plots_probes import class_distributions, dead_units, noise, ood_auroc, perturbation  # noqa: F401
+from distnet.analysis import report_files
 from distnet.run import folder
 
 
@@ -172,7 +173,7 @@ def sweep(records, axis: str):
 
 
 def all_figures(records, into, log=print) -> list[Path]:
-    """Draw every figure the records allow into `into`/figures (a folder from folder.new_report, through the
+    """Draw every figure the records allow into `into`/figures (a folder from report_files.new_report, through the
     run folder's atomic writer); returns the PNG paths."""
     todo = [("learning_curves", learning_curves, records), ("training_curves", training_curves, records),
             ("final_accuracy", final_accuracy, records)]
@@ -195,7 +196,7 @@ def all_figures(records, into, log=print) -> list[Path]:
     paths = []
     for name, fn, arg in todo:
         fig = fn(arg)
-        path = folder.save_figure(into, name, fig)
+        path = report_files.save_figure(into, name, fig)
         plt.close(fig)
         log(f"  figure {path}")
         paths.append(path)

@@ -169,6 +169,6 @@ def explain(model, params, x_D, prototypes_CxD=None, scale_D=None) -> dict:
 
 def explain_checkpoint(vdir, x_D, seed: int = 0, step: int | None = None, prototypes_CxD=None, scale_D=None) -> dict:
     """`explain` for seed `seed` of a variant folder's checkpoint at `step` (the latest when None)."""
-    model = folder.load_model(vdir)
+    model = models.from_record(folder.read_config(vdir))
     params = jax.tree_util.tree_map(lambda a: a[seed], folder.load_params(vdir, step))
     return explain(model, params, x_D, prototypes_CxD, scale_D)

@@ -17,17 +17,17 @@ from pathlib import Path
 
 import matplotlib
 
-from distnet.analysis import compare, render, unfinished
+from distnet.analysis import compare, render, report_files, unfinished
 from distnet.run import files, folder
 
 
 def write(dirs, out=None, log=print) -> dict:
     """Build the report of `dirs` and write report.md/.json/.tex and figures into `out`/report (default dirs[0]),
-    all replaced together (folder.new_report), holding `out`'s lock."""
+    all replaced together (report_files.new_report), holding `out`'s lock."""
     from distnet.analysis import plots
 
     out = Path(out or dirs[0])
-    final = out / folder.REPORT
+    final = out / report_files.REPORT
     with folder.lock(out, "python -m distnet.analysis.report",
                      hint="wait for it to finish, or write the report elsewhere with --out"):
         rep, records = compare.build(dirs)
@@ -35,12 +35,12 @@ def write(dirs, out=None, log=print) -> dict:
         if rep["unfinished"]:
             log(f"report: left out, unfinished: {'; '.join(map(unfinished.text, rep['unfinished']))} (rerun the "
                 f"train.py command that wrote the folder to finish them)")
-        with folder.new_report(out) as into:
+        with report_files.new_report(out) as into:
             # each figure is named by where it will be (OUT/report/figures/...), not by the hidden folder that
             # becomes the report only once every file is written
             figures = plots.all_figures(records, into, log=lambda line: log(line.replace(str(into), str(final))))
             rel = [str(Path(f).relative_to(into)) for f in figures]
-            folder.write_report(into, render.markdown(rep, rel), {**rep, "figures": rel}, render.latex(rep))
+            report_files.write_report(into, render.markdown(rep, rel), {**rep, "figures": rel}, render.latex(rep))
     log(f"report: wrote {final / 'report.md'}, report.json, report.tex and {len(figures)} figure(s) in "
         f"{final / 'figures'}")
     return rep
@@ -60,7 +60,7 @@ def main(argv=None) -> int:
     try:
         write(args.dirs, args.out)
     except (ValueError, OSError, KeyError, zipfile.BadZipFile, files.RunFileError, files.Busy) as e:
-        print(f"error: {folder.error_text(e, args.out or args.dirs[0])}", file=sys.stderr)
+        print(f"error: {files.error_text(e, args.out or args.dirs[0])}", file=sys.stderr)
         return 2
     return 0
 

@@ -16,6 +16,7 @@ import re
 import shutil
 import socket
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -75,6 +76,17 @@ def os_error_text(e: BaseException, where, then: str = "rerun") -> str | None:
     if code == errno.EROFS:
         return f"{name} is on a read-only file system; choose a writable folder and {then}"
     return None
+
+
+def error_text(e: Exception, where="the run folder") -> str:
+    """One line for a CLI's "error: ..." from what reading or writing a run folder can raise."""
+    if isinstance(e, KeyError):
+        return f"a run file lacks the field {e}; was it written by another version of distnet?"
+    if isinstance(e, OSError) and (text := os_error_text(e, where)):
+        return text
+    if isinstance(e, (OSError, zipfile.BadZipFile)):
+        return f"{e} (a run file is missing, damaged or unreadable)"
+    return str(e)
 
 
 def read_json(path, fix: str = "restore it from a copy", keys: tuple[str, ...] = ()) -> dict:

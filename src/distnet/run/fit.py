@@ -149,4 +149,4 @@ def apply(model, params, x, seed: int | None = None) -> np.ndarray:
 def load(vdir, step: int | None = None):
     """(model, params with a leading seed axis) of a run folder's variant folder, at its newest checkpoint or at
     epoch `step`: ready for `apply`."""
-    return folder.load_model(vdir), folder.load_params(vdir, step)
+    return models.from_record(folder.read_config(vdir)), folder.load_params(vdir, step)

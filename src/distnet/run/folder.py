@@ -24,7 +24,8 @@
                                           input to each, nearest (seeds, classes, D) (analyze)
     DIR/geometry_reference.json           the analytic network scored against the truth (analyze; Gaussians only)
     OUT/report -> OUT/.report-<time>-<pid>/   report.md, report.json, report.tex, figures/*.png (python -m
-                                          distnet.analysis.report DIR; OUT = DIR unless --out says otherwise)
+                                          distnet.analysis.report DIR; OUT = DIR unless --out says otherwise;
+                                          written by distnet.analysis.report_files)
 
 Every file is written atomically (distnet.run.files), so a reader never sees half a file, and the report's
 files are replaced together (a new folder, then one rename of the `report` link). Every reader here checks what
@@ -33,24 +34,18 @@ it reads and names the file and the fix when it is missing, damaged or unreadabl
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
-import platform
-import shutil
-import sys
 import zipfile
 import zlib
 from pathlib import Path
 
 import numpy as np
 
-from distnet import data
 from distnet.nn import models
 from distnet.run import checkpoint, files, summary
 
 METRICS = ("train_loss", "train_acc", "test_acc")
 STATS_FILE = "stats.json"
 LOCK_FILE = ".distnet-lock"
-REPORT = "report"
 RunFileError = files.RunFileError
 TRUTH_FILE = "truth.npz"
 PROTOTYPES_FILE = "prototypes.npz"
@@ -62,19 +57,6 @@ read_json = files.read_json
 
 def variant_dir(workdir, variant: str) -> Path:
     return Path(workdir) / variant
-
-
-def versions() -> dict:
-    """Python, platform, JAX backend and devices, and the versions of the libraries that compute the numbers."""
-    import jax
-    out = {"python": sys.version.split()[0], "platform": platform.platform(),
-           "backend": jax.default_backend(), "devices": [d.device_kind for d in jax.devices()]}
-    for pkg in ("distnet", "jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "numpy", "ml_collections"):
-        try:
-            out[pkg] = importlib.metadata.version(pkg)
-        except importlib.metadata.PackageNotFoundError:
-            out[pkg] = None
-    return out
 
 
 def write_config(vdir, record: dict) -> None:
@@ -245,12 +227,6 @@ def load_reference(workdir) -> dict | None:
     return read_json(p) if p.exists() else None
 
 
-def load_model(vdir):
-    """The flax Module a variant folder was trained with."""
-    record = read_config(vdir)
-    return models.from_config(record["config"], record["data"]["classes"], record["variant"])
-
-
 def checkpoint_steps(vdir) -> list[int]:
     """Epochs with a complete checkpoint, ascending."""
     return checkpoint.steps(vdir)
@@ -277,47 +253,6 @@ def tidy(vdir) -> None:
     """Remove what a killed writer left in a variant folder: tmp files and partial checkpoints."""
     files.remove_tmp(vdir)
     checkpoint.remove_partial(vdir)
-
-
-def data_difference(trained: dict, now: dict) -> str | None:
-    """How the data `now` (a Dataset.info) differs from the data a variant `trained` on (its config.json's
-    "data"), naming the files and both SHA-256s; None when the arrays are identical."""
-    a, b = trained.get("array_sha256"), now.get("array_sha256")
-    if a == b:
-        return None
-    old, new = trained.get("files", {}), now.get("files", {})
-    changed = [f"{stem}.gz in {now.get('dir')} has SHA-256 {new[stem]['sha256'][:16]}... but the run trained on "
-               f"{old[stem]['sha256'][:16]}..." for stem in sorted(old) if stem in new
-               and old[stem]["sha256"] != new[stem]["sha256"]]
-    return "; ".join(changed or [f"its arrays hash to {str(b)[:16]}... but the run trained on arrays hashing to "
-                                 f"{str(a)[:16]}..."])
-
-
-def load_data(vdir) -> data.Dataset:
-    """The dataset a variant folder was trained on, from where it was read then (config.json records the folder
-    and the SHA-256 of every array), so analysis needs no $DISTNET_DATA_DIR; only when that folder is gone does it
-    go through distnet.data.load as the config says (data.dir, $DISTNET_DATA_DIR, tfds). A DataError when the data
-    found is not what the run trained on, or when nothing is found (naming where it was)."""
-    import ml_collections
-    record = read_config(vdir)
-    dcfg = ml_collections.ConfigDict(record["config"]["data"])
-    was = record["data"].get("dir") if record["data"].get("source") == "idx" else None
-    if was:    # never fall through to a download: the run read local files
-        dcfg.source = "idx"
-        if Path(was).is_dir():
-            dcfg.dir = was
-    try:
-        ds = data.load(dcfg)
-    except data.DataError as e:
-        if not was:
-            raise
-        raise data.DataError(f"{vdir} was trained on the files in {was}, which are gone, and none were found "
-                             f"instead ({e}); point ${data.ENV_DIR} (or data.dir) at a folder holding them") from None
-    differs = data_difference(record["data"], ds.info)
-    if differs:
-        raise data.DataError(f"{vdir} was trained on other data: {differs}; put the original data back (or point "
-                             f"data.dir / ${data.ENV_DIR} at it)")
-    return ds
 
 
 # --- the whole folder -------------------------------------------------------------------------------------
@@ -359,41 +294,3 @@ def load(workdir) -> dict[str, dict]:
         out[v] = {"config": read_config(vdir), "summary": s, "metrics": load_metrics(vdir) if has else None,
                   "dir": vdir}
     return out
-
-
-def new_report(out):
-    """Context manager yielding an empty folder for the report's files; when the block succeeds, OUT/report
-    points at it (one rename) and the previous report is deleted, so the files are replaced together or not at
-    all. Files an older distnet wrote straight into OUT (report.*, figures/) are removed."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    for old in ("report.md", "report.json", "report.tex"):
-        (out / old).unlink(missing_ok=True)
-    if (out / "figures").is_dir() and not (out / "figures").is_symlink():
-        shutil.rmtree(out / "figures")
-    return files.replace_folder(out / REPORT)
-
-
-def write_report(into, markdown: str, report: dict, latex: str) -> None:
-    """report.json, report.tex and report.md into the folder new_report() gave."""
-    files.write_json(Path(into) / "report.json", report)
-    files.write_text(Path(into) / "report.tex", latex)
-    files.write_text(Path(into) / "report.md", markdown)
-
-
-def save_figure(into, name: str, fig, dpi: int = 110) -> Path:
-    """figures/<name>.png in the folder new_report() gave, written atomically; returns its path."""
-    path = Path(into) / "figures" / f"{name}.png"
-    files.atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=dpi, bbox_inches="tight"))
-    return path
-
-
-def error_text(e: Exception, where="the run folder") -> str:
-    """One line for a CLI's "error: ..." from what reading or writing a run folder can raise."""
-    if isinstance(e, KeyError):
-        return f"a run file lacks the field {e}; was it written by another version of distnet?"
-    if isinstance(e, OSError) and (text := files.os_error_text(e, where)):
-        return text
-    if isinstance(e, (OSError, zipfile.BadZipFile)):
-        return f"{e} (a run file is missing, damaged or unreadable)"
-    return str(e)

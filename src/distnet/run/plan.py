@@ -13,7 +13,7 @@ import numpy as np
 
 from distnet import config, data
 from distnet.nn import heads, layers, models, split
-from distnet.run import trainer
+from distnet.run import precision
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,12 +39,24 @@ class Plan:
         return (self.epochs - epoch) % self.chunk == 0
 
 
+def chunk_length(epochs: int, checkpoint_every: int, eval_every: int, target: int) -> int:
+    """Epochs per compiled scan: the largest multiple of eval_every dividing both `epochs` and
+    `checkpoint_every` that is at most `target` (at least eval_every), so every chunk has one static length
+    and a run compiles once."""
+    g = np.gcd(epochs, checkpoint_every)
+    best = eval_every
+    for d in range(eval_every, min(g, max(target, eval_every)) + 1, eval_every):
+        if g % d == 0:
+            best = d
+    return best
+
+
 def validate(cfg) -> list[str]:
     """Check every field of `cfg` (ConfigError naming the first bad one); returns the variant list."""
     variants = config.variant_list(cfg)
     models.check_names(variants)
     config.check(cfg)
-    trainer.check(cfg.matmul_precision, cfg.split)
+    precision.check(cfg.matmul_precision, cfg.split)
     layers.check_form(cfg.offsetl2_form)
     heads.check_rank(cfg.md_rank, cfg.hidden)
     data.check_config(cfg.data)
@@ -54,7 +66,7 @@ def validate(cfg) -> list[str]:
 def make(cfg, dataset: data.Dataset, backend: str | None = None) -> Plan:
     """The plan of a validated config on the loaded dataset (whose inputs decide whether a split is exact)."""
     exact = all(split.exact_in(x, kind) for x in (dataset.x_train, dataset.x_test) for kind in split.DTYPES)
-    split_kind = trainer.resolve_split(cfg.split, cfg.matmul_precision, exact, backend)
+    split_kind = precision.resolve_split(cfg.split, cfg.matmul_precision, exact, backend)
     here = backend in (None, jax.default_backend())            # the probe compiles on the default backend
     if split_kind != "off" and here and not split.converts(split_kind):
         raise config.ConfigError(
@@ -63,5 +75,5 @@ def make(cfg, dataset: data.Dataset, backend: str | None = None) -> Plan:
             f"or XLA_FLAGS limits the instruction set); use --config.split=off (or bf16)")
     return Plan(variants=tuple(config.variant_list(cfg)), epochs=cfg.epochs, eval_every=cfg.eval_every,
                 checkpoint_every=cfg.checkpoint_every,
-                chunk=trainer.chunk_length(cfg.epochs, cfg.checkpoint_every, cfg.eval_every, cfg.chunk_epochs),
-                split=split_kind, parts=trainer.split_parts(split_kind, cfg.matmul_precision))
+                chunk=chunk_length(cfg.epochs, cfg.checkpoint_every, cfg.eval_every, cfg.chunk_epochs),
+                split=split_kind, parts=precision.split_parts(split_kind, cfg.matmul_precision))

@@ -14,7 +14,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from distnet import config
+from distnet import config, data
 from distnet.nn import models
 from distnet.run import hosts, folder
 
@@ -73,7 +73,7 @@ def differences(record: dict, cfg, info: dict, first_layer: dict) -> list[str]:
     if record["first_layer"] != first_layer:
         out.append(f"first layer (folder: {record['first_layer']}, now: {first_layer}; config.split={cfg.split!r} "
                    f"resolves per backend)")
-    data_changed = folder.data_difference(record["data"], info)
+    data_changed = data.data_difference(record["data"], info)
     if data_changed:
         out.append(f"data: {data_changed}")
     return out

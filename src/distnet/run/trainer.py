@@ -19,53 +19,14 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from distnet.config import ConfigError
 from distnet.nn import models, split
 from distnet.run import hosts
+from distnet.run.precision import split_parts  # noqa: F401 (benchmarks import it from here)
 
-PRECISIONS = ("default", "high", "highest", "float32", "bfloat16", "tensorfloat32")
 # For programs run once or a few times (epoch-0 metrics, analysis): XLA:GPU compiles them several times faster
 # without autotuning its matmuls and without Triton GEMM kernels (measured on an H200: benchmarks/RESULTS.md);
 # ignored on other backends.
 QUICK_COMPILE = {"xla_gpu_autotune_level": 0, "xla_gpu_enable_triton_gemm": False}
-# config.split: how the first layer runs (split.matmul). "auto" picks per backend (resolve_split).
-SPLITS = ("auto", "off", "bf16", "fp16")
-# bfloat16 parts per first-layer operand at each precision: 3 carry float32 exactly, 2 give bf16x3's value
-SPLIT_PARTS = {"highest": 3, "high": 2}
-
-
-def split_parts(split_kind: str, precision: str) -> int:
-    """Parts per first-layer operand for an explicit split ("bf16" | "fp16") at `precision`; 0 for "off"."""
-    if split_kind == "off":
-        return 0
-    return 2 if split_kind == "fp16" else SPLIT_PARTS[precision]
-
-
-def check(precision: str, split_kind: str) -> None:
-    """ConfigError unless config.matmul_precision and config.split are valid and fit together."""
-    if precision not in PRECISIONS:
-        raise ConfigError(f"config.matmul_precision={precision!r}; choose one of {', '.join(PRECISIONS)}")
-    if split_kind not in SPLITS:
-        raise ConfigError(f"config.split={split_kind!r}; choose one of {', '.join(SPLITS)}")
-    if split_kind in ("bf16", "fp16") and precision not in SPLIT_PARTS:
-        raise ConfigError(f"config.split={split_kind!r} needs config.matmul_precision "
-                          f"{' or '.join(SPLIT_PARTS)} (it reproduces those precisions), not {precision!r}")
-
-
-def resolve_split(split_kind: str, precision: str, exact_inputs: bool, backend: str | None = None) -> str:
-    """The split "auto" stands for: "fp16" on GPUs (two float16 parts, W carried to 2^-23, at two thirds of
-    the bfloat16 split's tensor-core work: the fastest measured), "bf16" on TPUs (bfloat16 is their matmul
-    format), "off" on CPUs (no 16-bit matmul units: a split only multiplies the work), and "off" wherever the
-    inputs are not exact in 16 bits or the precision is not highest/high. An explicit choice is returned
-    unchanged."""
-    if split_kind != "auto":
-        return split_kind
-    backend = backend or jax.default_backend()
-    if not exact_inputs or precision not in SPLIT_PARTS or backend == "cpu":
-        return "off"
-    return "bf16" if backend == "tpu" else "fp16"
-
-
 @flax.struct.dataclass
 class Data:
     """Device-resident arrays; passed as an argument (never closed over) so XLA does not embed them.
@@ -133,8 +94,9 @@ class Trainer(NamedTuple):
         spread = SeedSpread(seed_chunk, devices)
         return tuple(spread(f) for f in self.jitted())
 
-    def sweep(self, hp: Hyper, seed_chunk: int = 0, devices=None) -> "Sweep":
-        """The lanes of every sweep point in `hp` (leading point axis) x the seeds: see Sweep."""
+    def sweep(self, hp: Hyper, seed_chunk: int = 0, devices=None):
+        """The lanes of every sweep point in `hp` (leading point axis) x the seeds: see distnet.run.sweep.Sweep."""
+        from distnet.run.sweep import Sweep     # (sweep builds on this module, so it is imported when used)
         return Sweep(self, hp, seed_chunk, devices)
 
 
@@ -228,14 +190,6 @@ def hyper(points) -> Hyper:
     return Hyper(*(np.asarray([p[k] for p in points], np.float32) for k in Hyper._fields))
 
 
-def scale_init(params, scale):
-    """params with every Linear's kernel and bias times `scale`: PyTorch's default bound 1/sqrt(fan_in) times it
-    (OffsetL2's mu and alpha are not PyTorch draws and stay as drawn). scale 1.0 leaves every bit as it was."""
-    def scaled(path, a):
-        return a * scale if getattr(path[-1], "key", None) in ("kernel", "bias") else a
-    return jax.tree_util.tree_map_with_path(scaled, params)
-
-
 def _all_finite(tree) -> jax.Array:
     return jnp.stack([jnp.isfinite(x).all() for x in jax.tree_util.tree_leaves(tree)]).all()
 
@@ -308,77 +262,3 @@ def make_train(model, lr: float, epochs: int = 0, eval_every: int = 1, *, input_
 
     return Trainer(init, run, evaluate, train, eval_every, _init_program(models.param_twin(model), input_dim),
                    run_lane)
-
-
-class Sweep:
-    """A variant's lanes: every sweep point x every seed, one compiled program per function (init, run, evaluate).
-
-    Outside, arrays hold the lanes flat (L = points x seeds, point-major: lane = point * S + seed index), as run
-    folders store them. Inside, each program runs the points one after another (lax.map) and vmaps each point's
-    seeds: every point's block is then the very computation of a run of that point alone with the same seeds,
-    equal to it bit for bit. (Vmapping the points too would put them beside the seeds in the first layer's wide
-    GEMM, whose blocking on XLA:CPU depends on its width: every lane's last bits would change with the sweep's
-    size, measured.) Memory is that of the seeds alone, whatever the number of points; seed_chunk and devices
-    chunk and shard the seeds axis as for a single point (SeedSpread)."""
-
-    def __init__(self, trainer: Trainer, hp: Hyper, seed_chunk: int = 0, devices=None):
-        self.hyper = Hyper(*(np.asarray(h, np.float32).reshape(-1) for h in hp))
-        self.points = len(self.hyper.lr)
-        spread = SeedSpread(seed_chunk, devices, axis=1)
-        run_seeds = jax.vmap(trainer.run_lane, in_axes=(0, 0, None, None, None))
-        eval_seeds = jax.vmap(trainer.evaluate, in_axes=(0, None))
-
-        def run(state_PxS, hp_P, data, n_epochs):
-            params, alive = state_PxS
-            return self._over_points(lambda x: run_seeds(x[0], x[1], x[2], data, n_epochs), (params, alive, hp_P))
-
-        def evaluate(params_PxS, data):
-            return self._over_points(lambda p: eval_seeds(p, data), params_PxS)
-
-        self._run = spread(jax.jit(run, static_argnums=3))
-        self._evaluate = spread(jax.jit(evaluate, compiler_options=QUICK_COMPILE))
-        self._init = SeedSpread(seed_chunk, devices)(trainer.init_seeds)
-
-    def _over_points(self, f, per_point):
-        """f over the leading point axis of `per_point`: lax.map, or a plain call for a single point."""
-        if self.points == 1:
-            return jax.tree.map(lambda a: a[None], f(jax.tree.map(lambda a: a[0], per_point)))
-        return jax.lax.map(f, per_point)
-
-    def _split(self, tree):
-        return jax.tree.map(lambda a: a.reshape((self.points, a.shape[0] // self.points) + a.shape[1:]), tree)
-
-    @staticmethod
-    def _flat(tree):
-        return jax.tree.map(lambda a: a.reshape((a.shape[0] * a.shape[1],) + a.shape[2:]), tree)
-
-    def init(self, keys_S):
-        """Initial params of every lane (L = points x seeds): each seed's draw times its point's init_scale."""
-        return self._flat(_scaled_points(self._init(keys_S), jnp.asarray(self.hyper.init_scale)))
-
-    def run(self, params_L, alive_L, data: Data, n_epochs: int):
-        """n_epochs of every lane -> (params_L, went_bad_L, Metrics (L, n_epochs // eval_every)); see run_lane."""
-        out = self._run(self._split((params_L, jnp.asarray(alive_L, bool))),
-                        Hyper(*map(jnp.asarray, self.hyper)), data, n_epochs)
-        return self._flat(out)
-
-    def evaluate(self, params_L, data: Data) -> Metrics:
-        return self._flat(self._evaluate(self._split(params_L), data))
-
-
-@jax.jit
-def _scaled_points(params_S, scale_P):
-    """(P, S, ...) params: the seeds' draws once per point, each point's Linear layers times its scale."""
-    return jax.vmap(lambda s: scale_init(params_S, s))(scale_P)
-
-
-def chunk_length(epochs: int, checkpoint_every: int, eval_every: int, target: int) -> int:
-    """Epochs per compiled scan: the largest multiple of eval_every dividing both `epochs` and
-    `checkpoint_every` that is at most `target` (at least eval_every), so every chunk has one static length
-    and a run compiles once."""
-    g = np.gcd(epochs, checkpoint_every)
-    best = eval_every
-    for d in range(eval_every, min(g, max(target, eval_every)) + 1, eval_every):
-        if g % d == 0:
-            best = d
-    return best
