@@ -3,6 +3,10 @@
     python benchmarks/heads_cost.py [--variants ReLU,ReLU-RBF,ReLU-L2] [--seeds 20] [--epochs 2] [--reps 3]
                                     [--md-rank 0] [--n-train 60000] [--memory-seeds 20] [--memory-n-train 60000]
 
+A variant name may end in @FORM to run its MD head through another formulation of the same distance:
+@project (heads.md_distance, what the MD head runs) or @gram (heads.md_distance_gram), e.g.
+--variants ReLU,ReLU-MD,ReLU-MD@gram.
+
 Times the trainer's compiled epoch program (the protocol's full-batch step plus the test-set forward, as
 benchmarks/throughput.py does) of each variant, one variant after another, `reps` rounds, so a machine shared
 with other work slows every variant alike; each round's time is also given as a ratio to the first variant's
@@ -19,14 +23,17 @@ from types import SimpleNamespace
 import jax
 import numpy as np
 
-from distnet.nn import models
+from distnet.nn import heads, models
 from distnet.run import trainer
 
 D, C, N_TEST = 784, 10, 10000
+MD_FORMS = {"project": heads.md_distance, "gram": heads.md_distance_gram}
 
 
-def head_flops(spec, n: int, n_test: int, H: int, R: int) -> float:
+def head_flops(spec, n: int, n_test: int, H: int, R: int, form: str = "project") -> float:
     """FLOPs of the output layer per model-epoch (train step + test forward), multiply-adds counted as 2."""
+    if spec.head == "md" and form == "gram":   # w = h @ M, then G = a^T @ h: two B x H x (C H) matmuls
+        return 2 * 2 * n * H * C * H + 2 * n_test * H * C * H
     if spec.head == "md":          # h @ P^T, then dh = u @ P and dP = u^T @ h: three B x H x (C R) matmuls
         return 3 * 2 * n * H * C * R + 2 * n_test * H * C * R
     if spec.head in ("offsetl2", "rbf"):   # fused (h - mu)^2 w: 3 per term; backward four B x C x H matmuls
@@ -63,16 +70,21 @@ def main():
           f"{args.reps} interleaved rounds; md_rank {args.md_rank or H}; date {time.strftime('%Y-%m-%d %H:%M')}")
     programs, rows = {}, []
     for v in args.variants.split(","):
-        model = models.get(v, md_rank=args.md_rank)
+        name, _, form = v.partition("@")
+        model = models.get(name, md_rank=args.md_rank)
         init, run, _ = trainer.make_train(model, 1e-3, input_dim=D).jitted()
         params = init(trainer.seed_keys(0, args.seeds))
-        t0 = time.perf_counter()
-        programs[v] = (run.lower(params, d, args.epochs).compile(), params)
-        compile_s = time.perf_counter() - t0
-        big = init(trainer.seed_keys(0, args.memory_seeds))
-        mem = run.lower(big, d_mem, args.epochs).compile().memory_analysis()
+        heads.md_distance = MD_FORMS[form or "project"]     # read by heads.MD when the programs are traced
+        try:
+            t0 = time.perf_counter()
+            programs[v] = (run.lower(params, d, args.epochs).compile(), params)
+            compile_s = time.perf_counter() - t0
+            big = init(trainer.seed_keys(0, args.memory_seeds))
+            mem = run.lower(big, d_mem, args.epochs).compile().memory_analysis()
+        finally:
+            heads.md_distance = MD_FORMS["project"]
         R = args.md_rank or H
-        flops = first_layer_flops(n, nt, H) + head_flops(models.REGISTRY[v], n, nt, H, R)
+        flops = first_layer_flops(n, nt, H) + head_flops(models.REGISTRY[name], n, nt, H, R, form or "project")
         rows.append({"variant": v, "compile_s": compile_s, "temp_gib": mem.temp_size_in_bytes / 2 ** 30,
                      "args_gib": mem.argument_size_in_bytes / 2 ** 30, "gflop": flops / 1e9, "times": []})
         print(f"  compiled {v}: {compile_s:.1f}s; at {args.memory_seeds} seeds x {m} images XLA temp "

@@ -105,6 +105,49 @@ def _md_bwd(res, g_BxC):
 md_distance.defvjp(_md_fwd, _md_bwd)
 
 
+@jax.custom_vjp
+def md_distance_gram(h_BxH, mu_CxH, P_CxRxH):
+    """md_distance through M_c = P_c^T P_c (H x H, symmetric): y_c^2 = (h - mu_c)^T M_c (h - mu_c).
+
+    Two B x H x (C H) matmuls per step instead of md_distance's three B x H x (C R): forward w_c = M_c (h - mu_c)
+    = h @ M^T - M mu, y_c^2 = sum_j (h_j - mu_cj) w_cj; backward, with s = g / y (0 under the floor),
+        dh = sum_c s_c w_c,   dmu_c = -sum_b s_bc w_bc,   dP_c = P_c G_c,  G_c = sum_b s_bc e_bc e_bc^T (e = h - mu_c)
+    where G_c = a_c^T h - (sum_b a_bc) mu_c^T with a = s e is the second matmul. FLOPs: 2 C H^2 per input against
+    3 C R H, fewer for R > 2H/3 (full rank: two thirds), but a B x C x H tensor where md_distance keeps B x C x R,
+    and one more of them in the backward pass (XLA's temporaries at 20 seeds x 60,000 images: 18.9 GiB against
+    12.7). Its rounding of y^2 is relative to |e|^T |M| (|h| + |mu|), not to y^2: y's error is about H eps |P_c| |h|
+    as md_distance's, but larger where P_c nearly annihilates e (y << |P_c| |e|); at h = mu_c, e = 0 and y^2 = 0
+    exactly (tests/test_heads.py states the bounds). A candidate for accelerators, where the head's float32 matmuls
+    dominate its cost; on a CPU it measured slower (benchmarks/RESULTS.md; heads_cost.py --variants
+    ReLU,ReLU-MD,ReLU-MD@gram), so the MD head runs md_distance.
+    """
+    return _gram_fwd(h_BxH, mu_CxH, P_CxRxH)[0]
+
+
+def _gram_fwd(h_BxH, mu_CxH, P_CxRxH):
+    C, R, H = P_CxRxH.shape
+    M_CxHxH = jnp.einsum("crh,crk->chk", P_CxRxH, P_CxRxH)
+    w_BxCxH = (h_BxH @ M_CxHxH.reshape(C * H, H).T).reshape(-1, C, H) - jnp.einsum("chk,ck->ch", M_CxHxH, mu_CxH)
+    sq_BxC = jnp.sum((h_BxH[:, None, :] - mu_CxH) * w_BxCxH, axis=-1)
+    y_BxC = jnp.sqrt(jnp.maximum(sq_BxC, layers.SQ_FLOOR))
+    return y_BxC, (h_BxH, mu_CxH, P_CxRxH, w_BxCxH, sq_BxC > layers.SQ_FLOOR, y_BxC)
+
+
+def _gram_bwd(res, g_BxC):
+    h_BxH, mu_CxH, P_CxRxH, w_BxCxH, above_BxC, y_BxC = res
+    C, R, H = P_CxRxH.shape
+    s_BxCx1 = jnp.where(above_BxC, g_BxC / y_BxC, 0.0)[:, :, None]
+    sw_BxCxH = s_BxCx1 * w_BxCxH
+    a_BxCxH = s_BxCx1 * (h_BxH[:, None, :] - mu_CxH)
+    G_CxHxH = ((a_BxCxH.reshape(-1, C * H).T @ h_BxH).reshape(C, H, H)
+               - jnp.sum(a_BxCxH, 0)[:, :, None] * mu_CxH[:, None, :])
+    dP_CxRxH = jnp.einsum("crh,chk->crk", P_CxRxH, 0.5 * (G_CxHxH + jnp.swapaxes(G_CxHxH, 1, 2)))
+    return jnp.sum(sw_BxCxH, axis=1), -jnp.sum(sw_BxCxH, axis=0), dP_CxRxH
+
+
+md_distance_gram.defvjp(_gram_fwd, _gram_bwd)
+
+
 def md_distance_direct(h_BxH, mu_CxH, P_CxRxH):
     """md_distance straight from the definition, building h - mu_c (B x C x H): for tests only."""
     z_BxCxR = jnp.einsum("crh,bch->bcr", P_CxRxH, h_BxH[:, None, :] - mu_CxH[None])
