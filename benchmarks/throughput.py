@@ -4,10 +4,11 @@
                                     [--precision highest] [--layout auto,row,col,bf16,fp16] [--torch batched,loop]
                                     [--json FILE]
 
-Layouts: auto (the trainer's choice: column-major inputs on CPU), row, col, and the first layer's exact 16-bit
-splits (config.split): bf16 (3 bfloat16 parts at "highest", 2 at "high") and fp16 (2 scaled float16 parts); for
-tensor cores, slow on CPU. With a split, the first layer's error against float64 is printed for the plain and
-every split product on this device.
+Layouts: auto (what train.py runs for config.split=auto at --precision on these inputs, resolved by
+distnet.run.plan: fp16 parts on GPUs, bf16 on TPUs, plain column-major inputs on CPUs; the row names what it
+resolved to), row, col, and the first layer's exact 16-bit splits (config.split): bf16 (3 bfloat16 parts at
+"highest", 2 at "high") and fp16 (2 scaled float16 parts); for tensor cores, slow on CPU. With a split, the first
+layer's error against float64 is printed for the plain and every split product on this device.
 
 PyTorch peers (float32, TF32 off): "loop", the paper's scripts (one model at a time); "batched", the seeds
 stacked with torch.func.stack_module_state and trained under torch.func.vmap, as a PyTorch user would write it
@@ -99,10 +100,28 @@ def load_data(n_train: int):
 SPLITS = ("bf16", "fp16")
 
 
+def resolve_auto(arrays, precision: str) -> str:
+    """The first layer train.py runs for config.split=auto at `precision` on these inputs: the split the study's
+    plan resolves (distnet.run.plan.make: fp16 on GPUs, bf16 on TPUs, off on CPUs or for inputs not exact in 16
+    bits), or for "off" the trainer's default storage of the inputs ("col" on CPUs, "row" elsewhere)."""
+    import jax
+    from distnet import config
+    from distnet.run import plan
+    cfg = config.base()
+    cfg.split, cfg.matmul_precision = "auto", precision
+    kind = plan.make(cfg, SimpleNamespace(x_train=arrays[0], x_test=arrays[2])).split
+    if kind != "off":
+        return kind
+    return "col" if jax.default_backend() == "cpu" else "row"
+
+
 def bench_distnet(arrays, seeds: int, epochs: int, variant: str, precision: str, layout: str = "auto"):
+    """(s per model-epoch, compile s, peak RSS) of the trainer's epoch program for `layout` (auto: resolve_auto)."""
     import jax
     from distnet.nn import models
     from distnet.run import trainer
+    if layout == "auto":
+        layout = resolve_auto(arrays, precision)
     model = models.get(variant)
     program = trainer.make_train(model, 1e-3, eval_every=1, input_dim=arrays[0].shape[1])
     init, run, _ = program.jitted()   # the programs vmapped() runs, without its chunking
@@ -110,7 +129,7 @@ def bench_distnet(arrays, seeds: int, epochs: int, variant: str, precision: str,
     if layout in SPLITS:
         d = trainer.to_device(ds, split_kind=layout, parts=trainer.split_parts(layout, precision))
     else:
-        d = trainer.to_device(ds, transposed=layout == "col" if layout != "auto" else None)
+        d = trainer.to_device(ds, transposed=layout == "col")
     with jax.default_matmul_precision(precision):
         params = init(trainer.seed_keys(0, seeds))
         t0 = time.perf_counter()
@@ -285,7 +304,8 @@ def main():
     ap.add_argument("--precision", default="highest")
     ap.add_argument("--torch-device", default="cpu")
     ap.add_argument("--layout", default="auto,row",
-                    help="first layers for distnet: auto (column-major inputs on CPU), row, col, bf16, fp16")
+                    help="first layers for distnet: auto (what train.py runs with config.split=auto at --precision: "
+                         "resolved as distnet.run.plan does), row, col, bf16, fp16")
     ap.add_argument("--torch", default="loop,batched", help="PyTorch peers: loop, batched (at the largest seed "
                                                           "count), or none")
     ap.add_argument("--numpy", action=argparse.BooleanOptionalAction, default=True,
@@ -303,14 +323,18 @@ def main():
     print(f"data: {source} {n} train / {nt} test; variant {args.variant}; {gflop:.2f} GFLOP per model-epoch; "
           f"{args.epochs} timed epochs after compiling and one warm-up call; precision {args.precision}")
     rows, errors = [], None
-    if any(l in SPLITS for l in layouts):
+    if "auto" in layouts:
+        print(f"layout auto resolves to {resolve_auto(arrays, args.precision)} here (config.split=auto, "
+              f"matmul_precision={args.precision}, as train.py plans it)")
+    if any(l in SPLITS or (l == "auto" and resolve_auto(arrays, args.precision) in SPLITS) for l in layouts):
         errors = first_layer_error(arrays[0], args.precision)
         print("first-layer error vs float64 on this device (x @ W, x^T @ G; max error over the largest value): "
               + "; ".join(f"{k} {a:.1e}, {b:.1e}" for k, (a, b) in errors.items()), flush=True)
     for layout in layouts:
         for s in seed_counts:
             per, comp, peak = bench_distnet(arrays, s, args.epochs, args.variant, args.precision, layout)
-            rows.append((f"distnet, {s} seed(s), {layout}", per, peak, f"compile {comp:.1f}s"))
+            name = f"auto = {resolve_auto(arrays, args.precision)}" if layout == "auto" else layout
+            rows.append((f"distnet, {s} seed(s), {name}", per, peak, f"compile {comp:.1f}s"))
             print(f"  measured {rows[-1][0]}: {per:.6f} s/model-epoch", flush=True)
     if args.numpy:
         per, peak = bench_numpy(arrays, max(2, args.epochs // 3))
