@@ -205,8 +205,8 @@ def protocol(cfg) -> dict:
 
 # --- sweeps: lanes beside the seeds ------------------------------------------------------------------------
 # A sweep point is one (lr, init_scale, weight_decay) of the cross product of config.lrs x init_scales x
-# weight_decays (lr-major). Lane i of a variant is point i // num_seeds trained from seed index i % num_seeds:
-# every point starts from the same seeds, so points can be compared seed by seed.
+# weight_decays (lr-major). A variant trains every point from the same seeds, each (point, seed) a lane (laid out
+# by distnet.lanes.Lanes), so points can be compared seed by seed.
 
 SWEEP_DEFAULTS = {"lrs": (), "init_scales": (1.0,), "weight_decays": (0.0,)}
 SWEEP_AXES = (("lr", "lrs"), ("init_scale", "init_scales"), ("weight_decay", "weight_decays"))
@@ -223,15 +223,6 @@ def sweep_points(cfg) -> list[dict[str, float]]:
     """Every point of the sweep, in lane order (lr-major); one point for a single-value config."""
     axes = sweep_axes(cfg)
     return [dict(zip(axes, values)) for values in itertools.product(*axes.values())]
-
-
-def lanes_record(cfg) -> dict:
-    """What config.json records of the lanes: the axes, the points and each lane's values."""
-    points, seeds = sweep_points(cfg), cfg["num_seeds"]
-    lanes = {k: [p[k] for p in points for _ in range(seeds)] for k in points[0]}
-    return {"axes": sweep_axes(cfg), "points": points, "seeds": seeds,
-            "order": "lane = point * seeds + seed index", **lanes,
-            "seed_index": [s for _ in points for s in range(seeds)]}
 
 
 def check_sweep(cfg) -> None:

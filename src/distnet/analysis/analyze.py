@@ -28,7 +28,8 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from distnet import config, data
+from distnet import data
+from distnet.lanes import Lanes
 from distnet.analysis import author_stats, geometry, ood, probes, prototypes, stats
 from distnet.nn import models
 from distnet.run import files, folder
@@ -115,25 +116,24 @@ def analyze_variant(vdir, ds, log=print, step: int | None = None, outliers: dict
     step = folder.checkpoint_steps(vdir)[-1] if step is None else step
     params_L = folder.load_params(vdir, step)
     record = folder.read_config(vdir)
-    lanes = record.get("lanes") or config.lanes_record(record["config"])
-    diverged = folder.load_metrics(vdir).get("diverged_epoch", np.zeros(len(lanes["lr"]), np.int64))
+    lanes = Lanes.from_record(record)
+    diverged = lanes.diverged(folder.load_metrics(vdir))
     parts = []
     # seed_chunk bounds every pass's (seeds x inputs) as it bounded training's
     with jax.default_matmul_precision(record["config"]["matmul_precision"]), \
             stats.bounded(record["config"].get("seed_chunk", 0)):
-        for i, point in enumerate(lanes["points"]):   # per sweep point, over its lanes that finished
-            s = lanes["seeds"]
-            keep = [j for j in range(i * s, (i + 1) * s) if not diverged[j]]
+        for i, point in enumerate(lanes.points):   # per sweep point, over its lanes that finished
+            keep = lanes.alive_of_point(i, diverged)
             if not keep:
                 parts.append({**point, "lanes": []})
                 continue
-            if len(lanes["points"]) > 1:
-                log(f"  point {i + 1}/{len(lanes['points'])}: {config.sweep_points(record['config'])[i]}")
+            if lanes.is_sweep:
+                log(f"  point {i + 1}/{lanes.n_points}: {point}")
             params_S = jax.tree.map(lambda a: np.asarray(a)[keep], params_L) if len(keep) < len(diverged) else params_L
             log("  unit activity and output geometry (train and test)")
             summary, activity, geom = stats.activity_and_geometry(model, params_S, ds)
             part = {"summary": summary, **distance_statistics(model, params_S, ds, activity, geom, log)}
-            if len(lanes["points"]) == 1:
+            if not lanes.is_sweep:
                 author = author_stats.author_statistics(model, params_S, ds, activity,
                                                         part["perturbation"]["hidden_post"], log)
                 if author is not None:
@@ -142,7 +142,7 @@ def analyze_variant(vdir, ds, log=print, step: int | None = None, outliers: dict
                 part.update(known_answers(vdir, model, params_S, ds, outliers, folder.load_truth(vdir), log))
             if len(keep) < len(diverged):
                 part["lanes"] = keep
-            parts.append({**point, **part} if len(lanes["points"]) > 1 else part)
+            parts.append({**point, **part} if lanes.is_sweep else part)
     out = {"variant": Path(vdir).name, "step": step,
            **(parts[0] if len(parts) == 1 else {"points": parts})}
     out["wall_time_s"] = time.perf_counter() - t0

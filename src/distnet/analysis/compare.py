@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from distnet import config
+from distnet.lanes import Lanes
 from distnet.analysis import author_stats, significance, unfinished
 from distnet.analysis.published import (HIDDEN, LR, N_TEST, N_TRAIN, NOTES_ACTIVITY, NOTES_CLAMP, PAPER_T,
                                       PREPROCESS, PUBLISHED, SEEDS)
@@ -30,26 +30,24 @@ def gather(dirs) -> list[dict]:
                 continue
             seen[v] = seen.get(v, 0) + 1
             c, info = rec["config"]["config"], rec["config"]["data"]
-            lanes = rec["config"].get("lanes") or config.lanes_record(c)   # folders from before sweeps
-            points, s, axes = lanes["points"], lanes["seeds"], summary.swept(lanes["points"])
-            stats = folder.load_stats(rec["dir"])
-            diverged = rec["metrics"].get("diverged_epoch", np.zeros(len(points) * s, np.int64))
-            for i, point in enumerate(points):
-                keep = [j for j in range(i * s, (i + 1) * s) if not diverged[j]]
+            lanes, stats = Lanes.from_record(rec["config"]), folder.load_stats(rec["dir"])
+            diverged = lanes.diverged(rec["metrics"])
+            for i, point in enumerate(lanes.points):
+                keep = lanes.alive_of_point(i, diverged)
                 status = rec["summary"]["status"] if keep else "diverged"    # every seed of the point did
                 if status == "diverged":                                    # show what it recorded
-                    keep = list(range(i * s, (i + 1) * s))
-                name = v if len(points) == 1 else f"{v} {summary.point_label(point, axes)}"
+                    keep = list(lanes.of_point(i))
+                name = f"{v} {lanes.point_label(i)}" if lanes.is_sweep else v
                 out.append({"name": name if seen[v] == 1 else f"{name} [{Path(d).name}]", "variant": v,
-                            "status": status, "point": point, "seed_index": [j % s for j in keep],
-                            "diverged_lanes": int(sum(bool(diverged[j]) for j in range(i * s, (i + 1) * s))),
+                            "status": status, "point": point, "seed_index": [lanes.seed(j) for j in keep],
+                            "diverged_lanes": len(lanes.diverged_of_point(i, diverged)),
                             "protocol": {"epochs": rec["summary"]["epochs"], "seeds": c["num_seeds"],
                                          "seed": c["seed"], "data": c["data"]["name"],
                                          "preprocess": c["data"]["preprocess"], "n_train": info["n_train"],
                                          "n_test": info["n_test"], "hidden": c["hidden"], **point},
                             "metrics": {k: (a[keep] if np.ndim(a) == 2 else a) for k, a in rec["metrics"].items()
                                         if k != "diverged_epoch"},
-                            "stats": point_stats(stats, rec["summary"], i, len(points)), "dir": str(rec["dir"])})
+                            "stats": point_stats(stats, rec["summary"], i, lanes.n_points), "dir": str(rec["dir"])})
     return out
 
 

@@ -8,8 +8,8 @@
     DIR/<variant>/truth.npz               the data's known generating parameters (synthetic Gaussians only)
     DIR/<variant>/metrics.npz             epoch (E,), train_loss / train_acc / test_acc (lanes, E), and
                                           diverged_epoch (lanes,) if a lane went NaN/Inf (NaN metrics from it on).
-                                          Lanes are the seeds, or for a sweep point * seeds + seed index
-                                          (config.json's "lanes" names each lane's values)
+                                          Lanes are a sweep's points x seeds (distnet.lanes; config.json's
+                                          "lanes" names each lane's values)
     DIR/<variant>/metrics.csv             the same as a tidy table (variant, seed, epoch, metrics), written
                                           with summary.json when the variant ends
     DIR/<variant>/tensorboard/            TensorBoard event files, when config.tensorboard (distnet.run.tensorboard)
@@ -40,8 +40,9 @@ from pathlib import Path
 
 import numpy as np
 
+from distnet.lanes import Lanes
 from distnet.nn import models
-from distnet.run import checkpoint, files, summary
+from distnet.run import checkpoint, files, formats, summary
 
 METRICS = ("train_loss", "train_acc", "test_acc")
 STATS_FILE = "stats.json"
@@ -66,8 +67,11 @@ def write_config(vdir, record: dict) -> None:
 
 
 def read_config(vdir) -> dict:
-    return read_json(Path(vdir) / "config.json", keys=("variant", "protocol", "config", "first_layer", "data"),
-                     fix="restore it from a copy, or rerun train.py with --overwrite to start this variant over")
+    """config.json in the current format, whichever distnet wrote it (formats.migrate)."""
+    path = Path(vdir) / "config.json"
+    return formats.migrate(read_json(path, keys=("variant", "protocol", "config", "first_layer", "data"),
+                                     fix="restore it from a copy, or rerun train.py with --overwrite to start this "
+                                         "variant over"), path)
 
 
 def write_truth(vdir, truth: dict) -> None:
@@ -141,15 +145,13 @@ def metrics_rows(vdir) -> dict[str, np.ndarray]:
     adds each swept axis (of more than one value) as a column after "seed" (then the seed index within its
     point), from config.json's lanes."""
     m = load_metrics(vdir)
-    lanes, evals = m["test_acc"].shape
-    record = read_config(vdir).get("lanes") if (Path(vdir) / "config.json").exists() else None
-    seed, swept = np.arange(lanes), {}
-    if record and len(record["points"]) > 1:
-        seed = np.asarray(record["seed_index"])
-        swept = {axis: np.repeat(np.asarray(record[axis], np.float64), evals) for axis, values in record["axes"].items()
-                 if len(values) > 1}
-    return {"variant": np.full(lanes * evals, Path(vdir).name), "seed": np.repeat(seed, evals), **swept,
-            "epoch": np.tile(m["epoch"], lanes), **{k: m[k].reshape(-1) for k in METRICS}}
+    n, evals = m["test_acc"].shape
+    lanes = Lanes.from_record(read_config(vdir)) if (Path(vdir) / "config.json").exists() else None
+    seed = np.asarray(lanes.seed_index) if lanes else np.arange(n)
+    swept = {axis: np.repeat(np.asarray(lanes.values(axis), np.float64), evals)
+             for axis in (lanes.swept if lanes else ())}
+    return {"variant": np.full(n * evals, Path(vdir).name), "seed": np.repeat(seed, evals), **swept,
+            "epoch": np.tile(m["epoch"], n), **{k: m[k].reshape(-1) for k in METRICS}}
 
 
 def write_metrics_csv(vdir) -> None:

@@ -17,6 +17,7 @@ import jax
 import numpy as np
 
 from distnet import config
+from distnet.lanes import Lanes
 from distnet.nn import models
 from distnet.run import trainer
 
@@ -93,11 +94,11 @@ def check(cfg, variants, classes: int, data: trainer.Data, chunk_epochs: int, av
     if available is None:
         return
     budget = USABLE * available
-    lanes = cfg.num_seeds * len(config.sweep_points(cfg))
+    lanes = Lanes.from_config(cfg)
     at_once = min(cfg.seed_chunk or cfg.num_seeds, cfg.num_seeds)
     for variant in variants:
         model = models.from_config(cfg, classes, variant)
-        state = STATE_COPIES * lanes * params_bytes(model, data.x_train.shape[1])
+        state = STATE_COPIES * lanes.n * params_bytes(model, data.x_train.shape[1])
         if state + at_once * seed_bytes(model, data, chunk_epochs, exact=False) <= budget:
             continue
         per_seed = seed_bytes(model, data, chunk_epochs, exact=True)
@@ -108,9 +109,9 @@ def check(cfg, variants, classes: int, data: trainer.Data, chunk_epochs: int, av
         where = f"{jax.default_backend()} ({gib(available)} available)"
         fits = int((budget - state) // per_seed)
         if fits < 1:   # the parameters alone: fewer seeds per run (one at a time)
-            per_lane = STATE_COPIES * params_bytes(model, data.x_train.shape[1]) * (lanes // cfg.num_seeds)
+            per_lane = STATE_COPIES * params_bytes(model, data.x_train.shape[1]) * lanes.n_points
             raise config.ConfigError(
-                f"config.num_seeds={cfg.num_seeds}: the parameters of {variant}'s {lanes} lanes alone need about "
+                f"config.num_seeds={cfg.num_seeds}: the parameters of {variant}'s {lanes.n} lanes alone need about "
                 f"{gib(state)} on this {where}; train at most {max(1, int((budget - per_seed) // per_lane))} seeds "
                 f"per run (config.num_seeds)")
         raise config.ConfigError(

@@ -15,6 +15,7 @@ import jax
 import numpy as np
 
 from distnet import config, data
+from distnet.lanes import Lanes
 from distnet.nn import models
 from distnet.run import hosts, folder
 
@@ -52,7 +53,7 @@ def params_bytes(cfg, variant: str, classes: int, dim: int) -> int:
 def estimate_bytes(cfg, variants, classes: int, dim: int) -> int:
     """Rough size of what the run writes: checkpoints (params x seeds x checkpoints) plus metrics."""
     n_ckpt = cfg.epochs // cfg.checkpoint_every + 2          # epoch 0, every checkpoint_every, the end
-    lanes = cfg.num_seeds * len(config.sweep_points(cfg))    # a sweep stores every point's seeds
+    lanes = Lanes.from_config(cfg).n    # a sweep stores every point's seeds
     metrics = 4 * len(folder.METRICS) * lanes * (cfg.epochs // cfg.eval_every + 1)
     return sum(params_bytes(cfg, v, classes, dim) * lanes * n_ckpt + metrics for v in variants)
 

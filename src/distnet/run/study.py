@@ -18,8 +18,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from distnet import config, data
+from distnet.lanes import Lanes
 from distnet.nn import models
-from distnet.run import (faults, files, folder, hosts, memory, plan as plans, preflight, resume, summary,
+from distnet.run import (faults, files, folder, formats, hosts, memory, plan as plans, preflight, resume, summary,
                          tensorboard, trainer)
 from distnet.run.progress import Progress, Stopwatch
 
@@ -47,9 +48,9 @@ def versions() -> dict:
 def config_record(cfg, variant: str, dataset: data.Dataset, device_data: trainer.Data) -> dict:
     """What config.json records: the config as this variant ran it, its protocol, the first layer that ran,
     the data's provenance and the library versions."""
-    record = {"variant": variant, "protocol": config.protocol(cfg), "config": cfg.to_dict(),
-              "first_layer": device_data.first_layer, "data": dataset.info, "versions": versions(),
-              "lanes": config.lanes_record(cfg)}
+    record = {"format_version": formats.CURRENT, "variant": variant, "protocol": config.protocol(cfg),
+              "config": cfg.to_dict(), "first_layer": device_data.first_layer, "data": dataset.info,
+              "versions": versions(), "lanes": Lanes.from_config(cfg).record()}
     record["config"]["variants"] = variant
     return record
 
@@ -76,10 +77,10 @@ def run_variant(cfg, plan: plans.Plan, variant: str, dataset: data.Dataset, devi
         if hosts.primary():
             folder.unfinish(vdir)
 
-    model = models.from_config(cfg, dataset.classes, variant)
-    lanes = trainer.make_train(model, cfg.lr, cfg.epochs, cfg.eval_every, input_dim=dataset.dim).sweep(
-        trainer.hyper(config.sweep_points(cfg)), seed_chunk=cfg.seed_chunk)
-    init, run, evaluate = lanes.init, lanes.run, lanes.evaluate
+    model, lanes = models.from_config(cfg, dataset.classes, variant), Lanes.from_config(cfg)
+    sweep = trainer.make_train(model, cfg.lr, cfg.epochs, cfg.eval_every, input_dim=dataset.dim).sweep(
+        trainer.hyper(lanes.points), seed_chunk=cfg.seed_chunk)
+    init, run, evaluate = sweep.init, sweep.run, sweep.evaluate
     clock = Stopwatch()
     with jax.default_matmul_precision(cfg.matmul_precision):
         state = resume.from_checkpoint(vdir, plan, log)
@@ -107,7 +108,7 @@ def run_variant(cfg, plan: plans.Plan, variant: str, dataset: data.Dataset, devi
                 board.metrics(state.epochs[-fresh:], {k: v[:, -fresh:] for k, v in state.metrics.items()})
             faults.point("chunk_done")
             if newly.size:
-                log_diverged(log, variant, cfg, state, newly)
+                log_diverged(log, variant, lanes, state, newly)
             if state.diverged.all():
                 return _diverged(vdir, variant, state, np.flatnonzero(state.diverged), cfg,
                                  time.perf_counter() - t0, log)
@@ -122,11 +123,10 @@ def run_variant(cfg, plan: plans.Plan, variant: str, dataset: data.Dataset, devi
                 raise faults.Interrupted(f"interrupted at epoch {state.epoch} of {variant}; rerun the same command "
                                          f"to resume", stop)
 
-        record = config.lanes_record(cfg)
-        extra = summary.lanes_summary(record, state.metrics, state.diverged)
+        extra = summary.lanes_summary(lanes, state.metrics, state.diverged)
         if summarize is not None:
             with clock("stats_s"):
-                add_statistics(extra, record, state,
+                add_statistics(extra, lanes, state,
                                lambda p: summarize(model, p, dataset, seed_chunk=cfg.seed_chunk))
     result = summary.variant_summary(variant, {"epoch": state.epochs, **state.metrics}, time.perf_counter() - t0,
                                      seeds=cfg.num_seeds, seed=cfg.seed, **extra,
@@ -148,33 +148,29 @@ def mark_diverged(state: resume.State, start: int, went_bad) -> np.ndarray:
     return newly
 
 
-def log_diverged(log, variant: str, cfg, state: resume.State, lanes: np.ndarray) -> None:
-    points, s = config.sweep_points(cfg), cfg.num_seeds
-    where = ", ".join(f"seed {i % s}" + (f" at {summary.point_label(points[i // s], summary.swept(points))}"
-                                         if len(points) > 1 else "") +
-                      f" (epoch {state.diverged[i]})" for i in lanes)
+def log_diverged(log, variant: str, lanes: Lanes, state: resume.State, newly: np.ndarray) -> None:
+    where = ", ".join(f"{lanes.label(i)} (epoch {state.diverged[i]})" for i in newly)
     left = int((state.diverged == 0).sum())
     log(f"{variant}: loss or parameters became NaN/Inf for {where}; masked: "
         + (f"the other {left} lane(s) go on" if left else "no lane is left"))
 
 
-def add_statistics(extra: dict, record: dict, state: resume.State, summarize) -> None:
+def add_statistics(extra: dict, lanes: Lanes, state: resume.State, summarize) -> None:
     """The summary statistics of the final params, over the lanes that finished: per point for a sweep; for a
     single point, extra["stats"] as always (with "stats_lanes" naming the lanes when some diverged)."""
     params = trainer.to_host(state.params)
-    s = record["seeds"]
-    for i in range(len(record["points"])):
-        lanes = [lane for lane in range(i * s, (i + 1) * s) if state.diverged[lane] == 0]
-        if not lanes:
+    for i in range(lanes.n_points):
+        keep = lanes.alive_of_point(i, state.diverged)
+        if not keep:
             continue
-        stats = summarize(params if len(lanes) == len(state.diverged) else
-                          jax.tree.map(lambda a: np.asarray(a)[lanes], params))
-        if len(record["points"]) > 1:
-            extra["points"][i].update(stats=stats, stats_lanes=lanes)
+        stats = summarize(params if len(keep) == len(state.diverged) else
+                          jax.tree.map(lambda a: np.asarray(a)[keep], params))
+        if lanes.is_sweep:
+            extra["points"][i].update(stats=stats, stats_lanes=keep)
         else:
             extra["stats"] = stats
-            if len(lanes) < s:
-                extra["stats_lanes"] = lanes
+            if len(keep) < lanes.seeds:
+                extra["stats_lanes"] = keep
 
 
 def _diverged(vdir, variant: str, state: resume.State, seeds: np.ndarray, cfg, wall_s: float, log) -> dict:
@@ -186,7 +182,7 @@ def _diverged(vdir, variant: str, state: resume.State, seeds: np.ndarray, cfg, w
         f"data.preprocess={cfg.data.preprocess!r})")
     result = summary.variant_summary(variant, {"epoch": state.epochs, **state.metrics}, wall_s,
                                      seeds=cfg.num_seeds, seed=cfg.seed,
-                                     **summary.lanes_summary(config.lanes_record(cfg), state.metrics, state.diverged))
+                                     **summary.lanes_summary(Lanes.from_config(cfg), state.metrics, state.diverged))
     result.update(status="diverged", diverged_seeds=seeds.tolist(), diverged_epoch=first)
     folder.write_summary(vdir, result)
     return result
@@ -210,8 +206,8 @@ def run_all(cfg, workdir, log=print, overwrite: bool = False, summarize=None) ->
     with one_writer(workdir):
         preflight.check(cfg, workdir, variants, dataset, {"split": plan.split, "parts": plan.parts},
                         overwrite=overwrite, log=log)
-        points = config.sweep_points(cfg)
-        sweep = f"{len(points)} point(s) of {', '.join(summary.swept(points))} x " if len(points) > 1 else ""
+        lanes = Lanes.from_config(cfg)
+        sweep = f"{lanes.n_points} point(s) of {', '.join(lanes.swept)} x " if lanes.is_sweep else ""
         log(f"distnet: {len(variants)} variant(s) x {sweep}{cfg.num_seeds} seed(s) x {cfg.epochs} epochs on "
             f"{cfg.data.name} ({len(dataset.x_train)} train / {len(dataset.x_test)} test, {cfg.data.preprocess}) "
             f"-> {workdir}")

@@ -9,6 +9,8 @@ import math
 
 import numpy as np
 
+from distnet.lanes import SHORT, point_label, swept  # noqa: F401 (the sweep's names, used by every table)
+
 
 ACCURACY = (0.0, 1.0)   # the range of an accuracy, for describe's interval
 
@@ -59,20 +61,21 @@ def variant_summary(variant: str, metrics: dict, wall_time_s: float, **extra) ->
             "wall_time_s": wall_time_s, **extra}
 
 
-def lanes_summary(record: dict, metrics: dict, diverged) -> dict:
-    """What summary.json adds for lanes (record: config.lanes_record): "diverged_lanes" (lane, seed, point values,
+def lanes_summary(lanes, metrics: dict, diverged) -> dict:
+    """What summary.json adds for the lanes (a distnet.lanes.Lanes): "diverged_lanes" (lane, seed, point values,
     epoch) when any lane went NaN/Inf, and for a sweep "points": each point's values, its lanes and the
     statistics over its seeds that finished."""
-    out, s, diverged = {}, record["seeds"], np.asarray(diverged)
+    out, diverged = {}, np.asarray(diverged)
     bad = np.flatnonzero(diverged)
     if bad.size:
-        out["diverged_lanes"] = [{"lane": int(i), "seed": int(i % s), **record["points"][i // s],
+        out["diverged_lanes"] = [{"lane": int(i), "seed": lanes.seed(i), **lanes.points[lanes.point(i)],
                                   "epoch": int(diverged[i])} for i in bad]
-    if len(record["points"]) > 1:
-        out["lanes_per_point"] = s
-        out["points"] = [{**p, "lanes": [i * s, (i + 1) * s], "diverged_seeds": [int(j % s) for j in bad
-                          if j // s == i], **finals(metrics, range(i * s, (i + 1) * s))}
-                         for i, p in enumerate(record["points"])]
+    if lanes.is_sweep:
+        out["lanes_per_point"] = lanes.seeds
+        out["points"] = [{**p, "lanes": [lanes.of_point(i).start, lanes.of_point(i).stop],
+                          "diverged_seeds": [lanes.seed(j) for j in lanes.diverged_of_point(i, diverged)],
+                          **finals(metrics, lanes.of_point(i))}
+                         for i, p in enumerate(lanes.points)]
     return out
 
 
@@ -102,16 +105,3 @@ def summary_table(rows: list[dict]) -> str:
             lines.append(f"| {name} | {status} | {p['test_acc']['n']} | {r['epochs']} | "
                          f"{acc_cells(p['test_acc'], p['final_train_acc'])} | {r['wall_time_s']:.0f} |")
     return "\n".join(lines) + "\n"
-
-
-SHORT = {"lr": "lr", "init_scale": "init", "weight_decay": "wd"}
-
-
-def swept(points: list[dict]) -> list[str]:
-    """The axes (lr, init_scale, weight_decay) that take more than one value among `points`."""
-    return [k for k in SHORT if len({p[k] for p in points}) > 1]
-
-
-def point_label(point: dict, axes=None) -> str:
-    """A sweep point in a few characters, its values on `axes` (default all): "lr=0.0003 wd=0.0001"."""
-    return " ".join(f"{SHORT[k]}={point[k]:g}" for k in (axes or SHORT))

@@ -7,14 +7,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from distnet.lanes import Lanes
 from distnet.run.trainer import QUICK_COMPILE, Data, Hyper, Metrics, SeedSpread, Trainer
 
 
 class Sweep:
     """A variant's lanes: every sweep point x every seed, one compiled program per function (init, run, evaluate).
 
-    Outside, arrays hold the lanes flat (L = points x seeds, point-major: lane = point * S + seed index), as run
-    folders store them. Inside, each program runs the points one after another (lax.map) and vmaps each point's
+    Outside, arrays hold the lanes flat (L = points x seeds, point-major: distnet.lanes), as run folders store
+    them. Inside, each program runs the points one after another (lax.map) and vmaps each point's
     seeds: every point's block is then the very computation of a run of that point alone with the same seeds,
     equal to it bit for bit. (Vmapping the points too would put them beside the seeds in the first layer's wide
     GEMM, whose blocking on XLA:CPU depends on its width: every lane's last bits would change with the sweep's
@@ -46,11 +47,11 @@ class Sweep:
         return jax.lax.map(f, per_point)
 
     def _split(self, tree):
-        return jax.tree.map(lambda a: a.reshape((self.points, a.shape[0] // self.points) + a.shape[1:]), tree)
+        return jax.tree.map(lambda a: Lanes.to_grid(a, self.points), tree)
 
     @staticmethod
     def _flat(tree):
-        return jax.tree.map(lambda a: a.reshape((a.shape[0] * a.shape[1],) + a.shape[2:]), tree)
+        return jax.tree.map(Lanes.to_flat, tree)
 
     def init(self, keys_S):
         """Initial params of every lane (L = points x seeds): each seed's draw times its point's init_scale."""
