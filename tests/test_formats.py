@@ -24,11 +24,12 @@ OLD = json.loads((FIXTURE / "ReLU" / "config.json").read_text())
 
 
 def before_sweeps(record: dict) -> dict:
-    """`record` as a distnet before sweeps and MD ranks wrote it: no lanes, sweep fields or md_rank."""
+    """`record` as a distnet before sweeps, MD ranks and seed chunks wrote it: no lanes, sweep fields, md_rank or
+    seed_chunk."""
     out = copy.deepcopy(record)
     out.pop("format_version", None)
     out.pop("lanes")
-    for field in (*config.SWEEP_DEFAULTS, "md_rank"):
+    for field in (*config.SWEEP_DEFAULTS, "md_rank", "seed_chunk"):
         out["config"].pop(field)
     return out
 

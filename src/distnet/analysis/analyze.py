@@ -121,7 +121,7 @@ def analyze_variant(vdir, ds, log=print, step: int | None = None, outliers: dict
     parts = []
     # seed_chunk bounds every pass's (seeds x inputs) as it bounded training's
     with jax.default_matmul_precision(record["config"]["matmul_precision"]), \
-            stats.bounded(record["config"].get("seed_chunk", 0)):
+            stats.bounded(record["config"]["seed_chunk"]):
         for i, point in enumerate(lanes.points):   # per sweep point, over its lanes that finished
             keep = lanes.alive_of_point(i, diverged)
             if not keep:
