@@ -41,6 +41,7 @@ def main(argv=None) -> int:
     from distnet import data
     from distnet.nn import models
     from distnet.run import trainer
+    from distnet.run.sweep import Sweep
     from throughput import machine
 
     if os.environ.get(data.ENV_DIR) and (Path(os.environ[data.ENV_DIR]) / "mnist").is_dir():
@@ -57,8 +58,8 @@ def main(argv=None) -> int:
     program = trainer.make_train(models.get(args.variant), 1e-3, input_dim=ds.dim)
     lrs = np.geomspace(1e-4, 3e-3, args.points)
     keys = trainer.seed_keys(0, args.seeds)
-    runs = {"sweep": program.sweep(trainer.hyper([{"lr": lr, "init_scale": 1.0, "weight_decay": 0.0} for lr in lrs])),
-            "alone": program.sweep(trainer.hyper([{"lr": 1e-3, "init_scale": 1.0, "weight_decay": 0.0}]))}
+    runs = {"sweep": Sweep(program, trainer.hyper([{"lr": lr, "init_scale": 1.0, "weight_decay": 0.0} for lr in lrs])),
+            "alone": Sweep(program, trainer.hyper([{"lr": 1e-3, "init_scale": 1.0, "weight_decay": 0.0}]))}
     state, compile_s, times = {}, {}, {k: [] for k in runs}
     for k, sw in runs.items():
         p = sw.init(keys)

@@ -14,6 +14,7 @@ from distnet import config, data
 from distnet.nn import models
 from distnet.analysis import report
 from distnet.run import checkpoint, folder, plan, study, trainer
+from distnet.run.sweep import Sweep
 
 from helpers import load_config
 
@@ -49,8 +50,8 @@ class Alone:
         ds = data.load(cfg.data)
         self.cfg, self.d = cfg, trainer.to_device(ds)
         model = models.from_config(cfg, ds.classes, variant)
-        self.sweep = trainer.make_train(model, cfg.lr, cfg.epochs, cfg.eval_every, input_dim=ds.dim).sweep(
-            trainer.hyper(config.sweep_points(cfg)[:1]))
+        self.sweep = Sweep(trainer.make_train(model, cfg.lr, cfg.epochs, cfg.eval_every, input_dim=ds.dim),
+                           trainer.hyper(config.sweep_points(cfg)[:1]))
 
     def __call__(self, point):
         """[every param leaf at the end] + [train_loss, train_acc, test_acc (seeds, E)] of `point` alone."""

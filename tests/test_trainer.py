@@ -16,6 +16,7 @@ import pytest
 from distnet import data
 from distnet.nn import models
 from distnet.run import trainer
+from distnet.run.sweep import Sweep
 
 import reference
 from helpers import (needs_float16, SRC, assert_leaves_close, assert_metrics_close, max_rel, near_ties, record_margin,
@@ -339,7 +340,7 @@ def test_a_single_point_sweep_is_optax_sgd_to_the_bit(name):
     d = trainer.to_device(ds)
     model = models.get(name, hidden=16)
     program = trainer.make_train(model, 0.05, eval_every=2, input_dim=ds.dim)
-    sweep = program.sweep(trainer.hyper([{"lr": 0.05, "init_scale": 1.0, "weight_decay": 0.0}]))
+    sweep = Sweep(program, trainer.hyper([{"lr": 0.05, "init_scale": 1.0, "weight_decay": 0.0}]))
     keys = trainer.seed_keys(1, 3)
     p0 = sweep.init(keys)
     ref = _optax_run(model, 0.05, 2)(program.init_seeds(keys), d, 6)
@@ -351,7 +352,7 @@ def test_a_single_point_sweep_is_optax_sgd_to_the_bit(name):
 
 def test_init_scale_multiplies_every_linear_layer_and_leaves_offsetl2_alone():
     program = trainer.make_train(models.get("ReLU-L2", hidden=8), 0.05, input_dim=6)
-    sweep = program.sweep(trainer.hyper([{"lr": 0.05, "init_scale": s, "weight_decay": 0.0} for s in (1.0, 2.5)]))
+    sweep = Sweep(program, trainer.hyper([{"lr": 0.05, "init_scale": s, "weight_decay": 0.0} for s in (1.0, 2.5)]))
     p = sweep.init(trainer.seed_keys(0, 2))            # lanes: (scale 1, seed 0), (1, 1), (2.5, 0), (2.5, 1)
     np.testing.assert_array_equal(p["hidden"]["kernel"][2:], 2.5 * p["hidden"]["kernel"][:2])
     np.testing.assert_array_equal(p["hidden"]["bias"][2:], 2.5 * p["hidden"]["bias"][:2])

@@ -3,7 +3,8 @@
 Reproduces Oursland, "Neural Networks Learn Distance Metrics" (arXiv:2502.02103). The package is laid out as
 the data flows:
 
-    config.py, data.py   what a study is: its config schema and its datasets
+    config.py, lanes.py  what a study is: its config schema and its lanes (sweep points x seeds)
+    data.py, sources.py  its datasets (sources.py: gzip IDX folders and tensorflow-datasets)
     nn/                  the networks: layers, the exact 16-bit first layer, the variant registry
     run/                 running a study: the pure trainer, the plan, the study loop, the run folder
     analysis/            analysing a study: statistics, probes, comparisons, report, figures

@@ -23,6 +23,7 @@ from distnet.nn import models
 from distnet.run import (faults, files, folder, formats, hosts, memory, plan as plans, preflight, resume, summary,
                          tensorboard, trainer)
 from distnet.run.progress import Progress, Stopwatch
+from distnet.run.sweep import Sweep
 
 
 @jax.jit
@@ -78,8 +79,8 @@ def run_variant(cfg, plan: plans.Plan, variant: str, dataset: data.Dataset, devi
             folder.unfinish(vdir)
 
     model, lanes = models.from_config(cfg, dataset.classes, variant), Lanes.from_config(cfg)
-    sweep = trainer.make_train(model, cfg.lr, cfg.epochs, cfg.eval_every, input_dim=dataset.dim).sweep(
-        trainer.hyper(lanes.points), seed_chunk=cfg.seed_chunk)
+    sweep = Sweep(trainer.make_train(model, cfg.lr, cfg.epochs, cfg.eval_every, input_dim=dataset.dim),
+                  trainer.hyper(lanes.points), seed_chunk=cfg.seed_chunk)
     init, run, evaluate = sweep.init, sweep.run, sweep.evaluate
     clock = Stopwatch()
     with jax.default_matmul_precision(cfg.matmul_precision):

@@ -1,5 +1,5 @@
 """A sweep: every sweep point of a variant (lr, weight decay, init scale) x every seed as lanes of one compiled
-program per function, built on the single-seed functions of distnet.run.trainer (Trainer.sweep gives one).
+program per function, built on the single-seed functions of distnet.run.trainer: Sweep(make_train(...), hyper(points)).
 """
 from __future__ import annotations
 

@@ -94,11 +94,6 @@ class Trainer(NamedTuple):
         spread = SeedSpread(seed_chunk, devices)
         return tuple(spread(f) for f in self.jitted())
 
-    def sweep(self, hp: Hyper, seed_chunk: int = 0, devices=None):
-        """The lanes of every sweep point in `hp` (leading point axis) x the seeds: see distnet.run.sweep.Sweep."""
-        from distnet.run.sweep import Sweep     # (sweep builds on this module, so it is imported when used)
-        return Sweep(self, hp, seed_chunk, devices)
-
 
 class SeedSpread:
     """Runs a seed-vmapped function chunk by chunk, each chunk sharded over the devices' `seeds` axis (the
