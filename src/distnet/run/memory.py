@@ -96,18 +96,20 @@ def check(cfg, variants, classes: int, data: trainer.Data, chunk_epochs: int, av
     budget = USABLE * available
     lanes = Lanes.from_config(cfg)
     at_once = min(cfg.seed_chunk or cfg.num_seeds, cfg.num_seeds)
+    # a chunk's seeds are sharded over the accelerators (CPU "devices" share one memory)
+    devices = jax.local_device_count() if jax.default_backend() != "cpu" else 1
     for variant in variants:
         model = models.from_config(cfg, classes, variant)
         state = STATE_COPIES * lanes.n * params_bytes(model, data.x_train.shape[1])
-        if state + at_once * seed_bytes(model, data, chunk_epochs, exact=False) <= budget:
+        if state + -(-at_once // devices) * seed_bytes(model, data, chunk_epochs, exact=False) <= budget:
             continue
         per_seed = seed_bytes(model, data, chunk_epochs, exact=True)
-        need = state + at_once * per_seed
+        need = state + -(-at_once // devices) * per_seed
         if need <= budget:
             continue
         gib = lambda b: f"{b / 2 ** 30:.1f} GiB"
         where = f"{jax.default_backend()} ({gib(available)} available)"
-        fits = int((budget - state) // per_seed)
+        fits = int((budget - state) // per_seed) * devices
         if fits < 1:   # the parameters alone: fewer seeds per run (one at a time)
             per_lane = STATE_COPIES * params_bytes(model, data.x_train.shape[1]) * lanes.n_points
             raise config.ConfigError(
