@@ -112,10 +112,10 @@ def analyze_variant(vdir, ds, log=print, step: int | None = None, outliers: dict
     """All statistics of one variant's checkpoint at `step` (the latest when None); written to vdir/stats.json
     and returned. `outliers` ({name: inputs}) defaults to noise images of the training data's range."""
     t0 = time.perf_counter()
-    model = models.from_record(folder.read_config(vdir))
+    record = folder.read_config(vdir)
+    model = models.from_record(record)
     step = folder.checkpoint_steps(vdir)[-1] if step is None else step
     params_L = folder.load_params(vdir, step)
-    record = folder.read_config(vdir)
     lanes = Lanes.from_record(record)
     diverged = lanes.diverged(folder.load_metrics(vdir))
     parts = []
@@ -190,11 +190,12 @@ def _analyze(workdir, variants, force, log) -> list[str]:
         if not force and is_fresh(vdir, step, log):
             log(f"{v}: stats.json is up to date, skipping (--force recomputes)")
             continue
-        dcfg = folder.read_config(vdir)["config"]["data"]
+        record = folder.read_config(vdir)
+        dcfg = record["config"]["data"]
         key = json.dumps(dcfg, sort_keys=True)
         if key not in cache:
             log(f"loading data for {v}")
-            ds = data.reload(folder.read_config(vdir), vdir)
+            ds = data.reload(record, vdir)
             cache[key] = (ds, ood.outlier_sets(dcfg, ds, log=log))
         ds, outliers = cache[key]
         truth = folder.load_truth(vdir)
