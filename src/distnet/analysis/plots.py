@@ -172,9 +172,10 @@ def sweep(records, axis: str):
     return fig
 
 
-def all_figures(records, into, log=print) -> list[Path]:
+def all_figures(records, into, log=print, shown_as=None) -> list[Path]:
     """Draw every figure the records allow into `into`/figures (a folder from report_files.new_report, through the
-    run folder's atomic writer); returns the PNG paths."""
+    run folder's atomic writer); returns the PNG paths. Each is logged as it will be named once `into` becomes
+    `shown_as` (default: where it is written)."""
     todo = [("learning_curves", learning_curves, records), ("training_curves", training_curves, records),
             ("final_accuracy", final_accuracy, records)]
     with_stats = [r for r in records if r["stats"]]
@@ -198,6 +199,6 @@ def all_figures(records, into, log=print) -> list[Path]:
         fig = fn(arg)
         path = report_files.save_figure(into, name, fig)
         plt.close(fig)
-        log(f"  figure {path}")
+        log(f"  figure {Path(shown_as or into) / path.relative_to(into)}")
         paths.append(path)
     return paths

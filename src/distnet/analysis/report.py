@@ -38,7 +38,7 @@ def write(dirs, out=None, log=print) -> dict:
         with report_files.new_report(out) as into:
             # each figure is named by where it will be (OUT/report/figures/...), not by the hidden folder that
             # becomes the report only once every file is written
-            figures = plots.all_figures(records, into, log=lambda line: log(line.replace(str(into), str(final))))
+            figures = plots.all_figures(records, into, log=log, shown_as=final)
             rel = [str(Path(f).relative_to(into)) for f in figures]
             report_files.write_report(into, render.markdown(rep, rel), {**rep, "figures": rel}, render.latex(rep))
     log(f"report: wrote {final / 'report.md'}, report.json, report.tex and {len(figures)} figure(s) in "
