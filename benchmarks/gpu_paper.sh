@@ -49,20 +49,28 @@ EOF
 echo "== device"; nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm --format=csv,noheader 2>/dev/null || true
 $PY -c "import jax, flax, optax, orbax.checkpoint as o; print('jax', jax.__version__, jax.devices(), 'flax', flax.__version__, 'optax', optax.__version__)"
 
+# train NAME CONFIG LABEL EPOCHS CKPT CHUNK FLAGS...: one timed train.py run into $OUTDIR/NAME (a checkpoint every CKPT
+# epochs and chunks of CHUNK at most), its non-compile stderr, exit code, wall time, compiles and per-variant summaries
+train() {
+  local name=$1 config=$2 label=$3 epochs=$4 most_ckpt=$5 most_chunk=$6; shift 6
+  local ckpt=$(( epochs >= most_ckpt ? most_ckpt : epochs / 2 )) chunk=$(( epochs >= most_chunk ? most_chunk : epochs / 2 ))
+  echo "== $label"
+  rm -rf "$OUTDIR/$name"
+  local t0=$(date +%s.%N)
+  JAX_LOG_COMPILES=1 timeout --signal=TERM "$(left)" $PY train.py --config "$config" --workdir "$OUTDIR/$name" \
+    --config.epochs="$epochs" --config.checkpoint_every="$ckpt" --config.chunk_epochs="$chunk" \
+    --config.matmul_precision="$PRECISION" --config.split="$SPLIT" --config.data.n_train="$N_TRAIN" "$@" \
+    2> "$OUTDIR/$name.err"
+  local rc=$? t1=$(date +%s.%N)
+  grep -avE "^[WI][0-9]{4} |^WARNING:jax|^$" "$OUTDIR/$name.err" | tail -5   # what is not JAX's compile log
+  echo "== $name: exit $rc, wall $(awk "BEGIN{printf \"%.1f\", $t1 - $t0}") s (process start, data, compiles and checkpoints included)"
+  compiles "$OUTDIR/$name.err"
+  summaries "$OUTDIR/$name"
+}
+
 if want study; then
-  ckpt=$(( EPOCHS >= 1000 ? 1000 : EPOCHS / 2 )); chunk=$(( EPOCHS >= 500 ? 500 : EPOCHS / 2 ))
-  echo "== main study: ${VARIANTS//,/ } x $SEEDS seeds x $EPOCHS epochs, split=$SPLIT, precision $PRECISION"
-  rm -rf "$OUTDIR/main"
-  t0=$(date +%s.%N)
-  JAX_LOG_COMPILES=1 timeout --signal=TERM "$(left)" $PY train.py --config configs/paper_table1.py \
-    --workdir "$OUTDIR/main" --config.variants="$VARIANTS" --config.num_seeds="$SEEDS" --config.epochs="$EPOCHS" \
-    --config.checkpoint_every="$ckpt" --config.chunk_epochs="$chunk" --config.matmul_precision="$PRECISION" \
-    --config.split="$SPLIT" --config.data.n_train="$N_TRAIN" 2> "$OUTDIR/study.err"
-  rc=$?; t1=$(date +%s.%N)
-  grep -avE "^[WI][0-9]{4} |^WARNING:jax|^$" "$OUTDIR/study.err" | tail -5   # what is not JAX's compile log
-  echo "== main study: exit $rc, wall $(awk "BEGIN{printf \"%.1f\", $t1 - $t0}") s (process start, data, compiles and checkpoints included)"
-  compiles "$OUTDIR/study.err"
-  summaries "$OUTDIR/main"
+  train main configs/paper_table1.py "main study: ${VARIANTS//,/ } x $SEEDS seeds x $EPOCHS epochs, split=$SPLIT, precision $PRECISION" \
+    "$EPOCHS" 1000 500 --config.variants="$VARIANTS" --config.num_seeds="$SEEDS"
 fi
 if want analyze && [ -d "$OUTDIR/main" ]; then
   echo "== python -m distnet.analysis.analyze on the main study's folder"
@@ -85,19 +93,8 @@ if want heads; then
     --epochs "$HEAD_COST_EPOCHS" --reps 3 --n-train "$n_rows" --memory-seeds "$SEEDS" --memory-n-train "$n_rows")
 fi
 if want heads_study; then
-  hck=$(( HEAD_EPOCHS >= 500 ? 500 : HEAD_EPOCHS / 2 )); hch=$(( HEAD_EPOCHS >= 250 ? 250 : HEAD_EPOCHS / 2 ))
-  echo "== distance heads: ${HEAD_VARIANTS//,/ } x $HEAD_SEEDS seeds x $HEAD_EPOCHS epochs (configs/distance_heads.py)"
-  rm -rf "$OUTDIR/heads"
-  t0=$(date +%s.%N)
-  JAX_LOG_COMPILES=1 timeout --signal=TERM "$(left)" $PY train.py --config configs/distance_heads.py \
-    --workdir "$OUTDIR/heads" --config.variants="$HEAD_VARIANTS" --config.num_seeds="$HEAD_SEEDS" \
-    --config.epochs="$HEAD_EPOCHS" --config.checkpoint_every="$hck" --config.chunk_epochs="$hch" \
-    --config.matmul_precision="$PRECISION" --config.split="$SPLIT" --config.data.n_train="$N_TRAIN" 2> "$OUTDIR/heads.err"
-  rc=$?; t1=$(date +%s.%N)
-  grep -avE "^[WI][0-9]{4} |^WARNING:jax|^$" "$OUTDIR/heads.err" | tail -5
-  echo "== distance heads: exit $rc, wall $(awk "BEGIN{printf \"%.1f\", $t1 - $t0}") s"
-  compiles "$OUTDIR/heads.err"
-  summaries "$OUTDIR/heads"
+  train heads configs/distance_heads.py "distance heads: ${HEAD_VARIANTS//,/ } x $HEAD_SEEDS seeds x $HEAD_EPOCHS epochs (configs/distance_heads.py)" \
+    "$HEAD_EPOCHS" 500 250 --config.variants="$HEAD_VARIANTS" --config.num_seeds="$HEAD_SEEDS"
 fi
 if want profile; then
   echo "== kernel profile of one chunk (20 epochs)"
