@@ -23,8 +23,9 @@ from distnet.run import trainer
 
 STATE_COPIES = 4        # parameter copies per lane held at once (measured: 400 vs 50 MNIST-shaped seeds, +3.8 copies)
 USABLE = 0.8            # share of the available memory a run may plan to use (allocator slack, fragmentation)
-UPPER_FACTOR = 64       # bytes per (input x float32 activation column) that no head's training program exceeds
-#                         (XLA's analysis, CPU: Linear heads 2.7, OffsetL2 4.5, MD 16 per input x (H + C R) column)
+UPPER_FACTOR = 64       # float32 values per (input x activation column) no head's training program exceeds (XLA's
+#                         analysis on CPU, 2,000 + 500 inputs, H = 128: Linear 2.2, OffsetL2 3.6, MD 1.5 per input
+#                         x (H + C) columns, H + C R for MD; tests/test_memory.py holds the bound above it)
 
 
 def available_bytes() -> int | None:
