@@ -80,14 +80,13 @@ CASES = [
 
 def run_case(variant, transform, d, epochs, seeds, eval_every):
     model = models.get(variant)
-    program = trainer.make_train(model, 1e-3, eval_every=eval_every, input_dim=d.x_train.shape[-1])
-    init, run, _ = program.jitted()
+    train, hp = trainer.make_train(model, eval_every=eval_every, input_dim=d.x_train.shape[-1]), trainer.Hyper.of(1e-3)
     keys = trainer.seed_keys(0, seeds)
-    params = init(keys)
+    params = train.init(keys, hp)
     if transform is not None:
         out = jax.vmap(transform)(params["output"], jax.vmap(lambda k: jax.random.fold_in(k, 99))(keys))
         params = {**params, "output": out}
-    _, m = run(params, d, epochs)
+    _, _, m = train.run(params, hp, d, epochs)
     return jax.tree.map(np.asarray, m)
 
 

@@ -72,15 +72,16 @@ def main():
     for v in args.variants.split(","):
         name, _, form = v.partition("@")
         model = models.get(name, md_rank=args.md_rank)
-        init, run, _ = trainer.make_train(model, 1e-3, input_dim=D).jitted()
-        params = init(trainer.seed_keys(0, args.seeds))
+        train, hp = trainer.make_train(model, input_dim=D), trainer.Hyper.of(1e-3)
+        params = train.init(trainer.seed_keys(0, args.seeds), hp)
         heads.md_distance = MD_FORMS[form or "project"]     # read by heads.MD when the programs are traced
         try:
             t0 = time.perf_counter()
-            programs[v] = (run.lower(params, d, args.epochs).compile(), params)
+            lowered, run_args = train.lower(params, hp, d, args.epochs)
+            programs[v] = (lowered.compile(), run_args)
             compile_s = time.perf_counter() - t0
-            big = init(trainer.seed_keys(0, args.memory_seeds))
-            mem = run.lower(big, d_mem, args.epochs).compile().memory_analysis()
+            big = jax.eval_shape(lambda k: train.init(k, hp), trainer.seed_keys(0, args.memory_seeds))
+            mem = train.lower(big, hp, d_mem, args.epochs)[0].compile().memory_analysis()
         finally:
             heads.md_distance = MD_FORMS["project"]
         R = args.md_rank or H
@@ -91,9 +92,9 @@ def main():
               f"{rows[-1]['temp_gib']:.2f} GiB, arguments {rows[-1]['args_gib']:.2f} GiB", flush=True)
     for rep in range(args.reps + 1):                        # round 0 warms every program up and is not kept
         for r in rows:
-            compiled, params = programs[r["variant"]]
+            compiled, run_args = programs[r["variant"]]
             t0 = time.perf_counter()
-            jax.block_until_ready(compiled(params, d))
+            jax.block_until_ready(compiled(*run_args))
             if rep:
                 r["times"].append((time.perf_counter() - t0) / (args.seeds * args.epochs))
         if rep:

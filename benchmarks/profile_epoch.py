@@ -53,26 +53,22 @@ def profile(arrays, layout: str, seeds: int, epochs: int, variant: str, precisio
     import jax
     from distnet.nn import models
     from distnet.run import precision as precisions, trainer
-    program = trainer.make_train(models.get(variant), 1e-3, eval_every=1, input_dim=arrays[0].shape[1])
-    init, run, _ = program.jitted()
+    train, hp = trainer.make_train(models.get(variant), input_dim=arrays[0].shape[1]), trainer.Hyper.of(1e-3)
     ds = SimpleNamespace(**dict(zip(("x_train", "y_train", "x_test", "y_test"), arrays)))
     if layout in SPLITS:
         d = trainer.to_device(ds, split_kind=layout, parts=precisions.split_parts(layout, precision))
     else:
         d = trainer.to_device(ds, transposed=layout == "col" if layout in ("row", "col") else None)
     with jax.default_matmul_precision(precision):
-        params = init(trainer.seed_keys(0, seeds))
-        compiled = run.lower(params, d, epochs).compile()
-        params, m = compiled(params, d)
-        jax.block_until_ready(m)
+        lowered, run_args = train.lower(train.init(trainer.seed_keys(0, seeds), hp), hp, d, epochs)
+        compiled = lowered.compile()
+        jax.block_until_ready(compiled(*run_args))      # the same start each call: only the time is wanted
         t0 = time.perf_counter()
-        params, m = compiled(params, d)
-        jax.block_until_ready(m)
+        jax.block_until_ready(compiled(*run_args))
         untraced = time.perf_counter() - t0
         with tempfile.TemporaryDirectory() as tmp:
             with jax.profiler.trace(tmp, create_perfetto_trace=True):
-                params, m = compiled(params, d)
-                jax.block_until_ready(m)
+                jax.block_until_ready(compiled(*run_args))
             events, found = _device_events(tmp)
     by_name = collections.defaultdict(lambda: [0.0, 0])
     for e in events:

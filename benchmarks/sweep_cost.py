@@ -41,7 +41,6 @@ def main(argv=None) -> int:
     from distnet import data
     from distnet.nn import models
     from distnet.run import trainer
-    from distnet.run.sweep import Sweep
     from throughput import machine
 
     if os.environ.get(data.ENV_DIR) and (Path(os.environ[data.ENV_DIR]) / "mnist").is_dir():
@@ -55,24 +54,22 @@ def main(argv=None) -> int:
         y = rng.integers(0, 10, len(x)).astype(np.int32)
         ds, source = data.Dataset(x[:args.n_train], y[:args.n_train], x[args.n_train:], y[args.n_train:], 10, {}), "noise"
     d = trainer.to_device(ds)
-    program = trainer.make_train(models.get(args.variant), 1e-3, input_dim=ds.dim)
+    train = trainer.make_train(models.get(args.variant), input_dim=ds.dim)
     lrs = np.geomspace(1e-4, 3e-3, args.points)
     keys = trainer.seed_keys(0, args.seeds)
-    runs = {"sweep": Sweep(program, trainer.hyper([{"lr": lr, "init_scale": 1.0, "weight_decay": 0.0} for lr in lrs])),
-            "alone": Sweep(program, trainer.hyper([{"lr": 1e-3, "init_scale": 1.0, "weight_decay": 0.0}]))}
+    runs = {"sweep": trainer.hyper([{"lr": lr, "init_scale": 1.0, "weight_decay": 0.0} for lr in lrs]),
+            "alone": trainer.Hyper.of(1e-3)}
     state, compile_s, times = {}, {}, {k: [] for k in runs}
-    for k, sw in runs.items():
-        p = sw.init(keys)
-        alive = np.ones(len(jax.tree.leaves(p)[0]), bool)
+    for k, hp in runs.items():
+        p = train.init(keys, hp)
         t0 = time.perf_counter()
-        jax.block_until_ready(sw.run(p, alive, d, args.epochs))
+        jax.block_until_ready(train.run(p, hp, d, args.epochs))
         compile_s[k] = time.perf_counter() - t0          # compile + one chunk
-        state[k] = (p, alive)
+        state[k] = p
     for _ in range(args.repeats):
-        for k, sw in runs.items():
-            p, alive = state[k]
+        for k, hp in runs.items():
             t0 = time.perf_counter()
-            jax.block_until_ready(sw.run(p, alive, d, args.epochs))
+            jax.block_until_ready(train.run(state[k], hp, d, args.epochs))
             times[k].append(time.perf_counter() - t0)
     lanes = {"sweep": args.points * args.seeds, "alone": args.seeds}
     per = {k: statistics.median(times[k]) / (lanes[k] * args.epochs) for k in runs}

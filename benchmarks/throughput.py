@@ -123,24 +123,23 @@ def bench_distnet(arrays, seeds: int, epochs: int, variant: str, precision: str,
     if layout == "auto":
         layout = resolve_auto(arrays, precision)
     model = models.get(variant)
-    program = trainer.make_train(model, 1e-3, eval_every=1, input_dim=arrays[0].shape[1])
-    init, run, _ = program.jitted()   # the programs vmapped() runs, without its chunking
+    # the program Trainer.run runs, without its chunking
+    train, hp = trainer.make_train(model, input_dim=arrays[0].shape[1]), trainer.Hyper.of(1e-3)
     ds = SimpleNamespace(**dict(zip(("x_train", "y_train", "x_test", "y_test"), arrays)))
     if layout in SPLITS:
         d = trainer.to_device(ds, split_kind=layout, parts=trainer.split_parts(layout, precision))
     else:
         d = trainer.to_device(ds, transposed=layout == "col")
     with jax.default_matmul_precision(precision):
-        params = init(trainer.seed_keys(0, seeds))
+        params = train.init(trainer.seed_keys(0, seeds), hp)
         t0 = time.perf_counter()
-        compiled = run.lower(params, d, epochs).compile()
+        lowered, run_args = train.lower(params, hp, d, epochs)
+        compiled = lowered.compile()
         compile_s = time.perf_counter() - t0
-        params, m = compiled(params, d)                  # warm-up: first execution
-        jax.block_until_ready(m)
+        jax.block_until_ready(compiled(*run_args))      # warm-up: first execution
         with PeakRSS() as mem:
             t0 = time.perf_counter()
-            params, m = compiled(params, d)
-            jax.block_until_ready(m)
+            jax.block_until_ready(compiled(*run_args))
             dt = time.perf_counter() - t0
     return dt / (epochs * seeds), compile_s, mem.peak
 

@@ -41,7 +41,7 @@ def test_too_many_seeds_at_once_is_one_sentence_naming_a_seed_chunk_that_fits(ti
     ds, dd = tiny
     model = models.get("ReLU", hidden=8, classes=3)
     per_seed = memory.seed_bytes(model, dd, 4, exact=True)
-    state = memory.STATE_COPIES * memory.params_bytes(model, ds.dim)
+    state = memory.STATE_COPIES * models.params_bytes(model, ds.dim)
     available = int((5000 * state + 100 * per_seed) / memory.USABLE)   # room for 5,000 seeds' params, 100 at once
     with pytest.raises(config.ConfigError) as e:
         memory.check(_cfg(5000), ["ReLU"], 3, dd, 4, available=available)

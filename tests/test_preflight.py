@@ -10,6 +10,7 @@ import jax
 import pytest
 
 from distnet import config, data
+from distnet.nn import models
 from distnet.run import files, folder, preflight, study
 
 from helpers import idx_bytes, idx_cfg, make_idx_folder
@@ -63,7 +64,7 @@ def test_full_disk_refused_before_training(smoke_cfg, tmp_path, monkeypatch):
 
 
 def test_estimate_counts_checkpoints(smoke_cfg):
-    one = preflight.params_bytes(smoke_cfg, "ReLU", 10, 16)
+    one = models.params_bytes(models.get("ReLU", hidden=smoke_cfg.hidden), 16)
     assert one > 0
     assert preflight.estimate_bytes(smoke_cfg, ["ReLU"], 10, 16) >= one * 2 * 3
 

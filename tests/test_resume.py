@@ -16,15 +16,21 @@ from distnet.run import folder, plan, resume, trainer
 def setup(smoke_cfg):
     ds = data.load(smoke_cfg.data)
     p = plan.make(smoke_cfg, ds, backend="cpu")
-    program = trainer.make_train(models.get("ReLU", hidden=smoke_cfg.hidden), smoke_cfg.lr, smoke_cfg.epochs,
-                                 input_dim=ds.dim)
-    init, run, evaluate = program.vmapped()
-    return smoke_cfg, p, init, run, evaluate, trainer.to_device(ds)
+    train = trainer.make_train(models.get("ReLU", hidden=smoke_cfg.hidden), input_dim=ds.dim)
+    hp = trainer.Hyper.of(smoke_cfg.lr)
+    init = lambda keys: train.init(keys, hp)
+    run = lambda params, d, n: train.run(params, hp, d, n)[::2]     # (params, metrics)
+    return smoke_cfg, p, init, run, train.evaluate, trainer.to_device(ds)
+
+
+def _fresh(vdir, cfg, init, evaluate, d):
+    params = init(trainer.seed_keys(cfg.seed, cfg.num_seeds))
+    return resume.fresh(vdir, params, evaluate(params, d))
 
 
 def test_a_fresh_state_is_saved_as_epoch_0(setup, tmp_path):
     cfg, p, init, run, evaluate, d = setup
-    state = resume.fresh(tmp_path, p, cfg, init, evaluate, d)
+    state = _fresh(tmp_path, cfg, init, evaluate, d)
     assert state.epoch == 0 and folder.checkpoint_steps(tmp_path) == [0]
     saved = folder.load_metrics(tmp_path)
     np.testing.assert_array_equal(saved["epoch"], [0])
@@ -34,7 +40,7 @@ def test_a_fresh_state_is_saved_as_epoch_0(setup, tmp_path):
 
 def test_from_checkpoint_cuts_metrics_past_the_newest_checkpoint(setup, tmp_path):
     cfg, p, init, run, evaluate, d = setup
-    state = resume.fresh(tmp_path, p, cfg, init, evaluate, d)
+    state = _fresh(tmp_path, cfg, init, evaluate, d)
     for _ in range(3):                                   # epochs 5, 10, 15; checkpoint only at 10
         params, new = run(state.params, d, p.chunk)
         state.advance(params, new, p)
@@ -50,7 +56,7 @@ def test_from_checkpoint_cuts_metrics_past_the_newest_checkpoint(setup, tmp_path
 
 def test_a_checkpoint_off_the_chunk_boundaries_is_refused(setup, tmp_path):
     cfg, p, init, run, evaluate, d = setup
-    resume.fresh(tmp_path, p, cfg, init, evaluate, d)
+    _fresh(tmp_path, cfg, init, evaluate, d)
     folder.save_checkpoint(tmp_path, 7, init(trainer.seed_keys(0, cfg.num_seeds)), 0.0, np.arange(8),
                           {k: np.zeros((2, 8)) for k in folder.METRICS})
     with pytest.raises(config.ConfigError, match="epoch 7 is not on a chunk boundary"):
@@ -63,7 +69,7 @@ def test_a_checkpoint_off_the_chunk_boundaries_is_refused(setup, tmp_path):
 def trained(setup, tmp_path):
     """A variant folder with checkpoints at epochs 0 and 10 and metrics to epoch 15 (a kill after epoch 15)."""
     cfg, p, init, run, evaluate, d = setup
-    state = resume.fresh(tmp_path, p, cfg, init, evaluate, d)
+    state = _fresh(tmp_path, cfg, init, evaluate, d)
     for _ in range(3):
         params, new = run(state.params, d, p.chunk)
         state.advance(params, new, p)

@@ -14,20 +14,20 @@ import pytest
 
 from distnet import config, data
 from distnet.nn import models
-from distnet.run import checkpoint, files, folder, progress, study, sweep, trainer
+from distnet.run import checkpoint, files, folder, progress, protocol, study, trainer
 
 import reference
 from helpers import assert_leaves_close, assert_metrics_close, load_config, max_rel, near_ties, record_margin
 
 
 def test_no_recompilation_inside_a_run(smoke_cfg, tmp_path, monkeypatch):
-    make_train = trainer.make_train
+    lane = protocol.lane
 
     def counted(*args, **kwargs):
-        t = make_train(*args, **kwargs)
-        return t._replace(run_lane=chex.assert_max_traces(t.run_lane, n=1))
+        t = lane(*args, **kwargs)
+        return t._replace(run=chex.assert_max_traces(t.run, n=1))
 
-    monkeypatch.setattr(trainer, "make_train", counted)
+    monkeypatch.setattr(protocol, "lane", counted)
     smoke_cfg.variants = "Abs"
     study.run_all(smoke_cfg, tmp_path, log=lambda *a: None)   # 4 chunks of 5 epochs, one trace
     assert folder.load_metrics(tmp_path / "Abs")["epoch"][-1] == 20
@@ -136,18 +136,18 @@ def test_nan_loss_in_every_seed_stops_that_variant_only(smoke_cfg, tmp_path):
 
 
 def poison_lanes(monkeypatch, lanes):
-    """Make Sweep.run return NaN params for `lanes` after its first chunk (finite losses: only params are bad)."""
-    real, calls = sweep.Sweep.run, []
+    """Make Trainer.run return NaN params for `lanes` after its first chunk (finite losses: only params are bad)."""
+    real, calls = trainer.Trainer.run, []
 
-    def run(self, params, alive, data, n):
-        p, went_bad, m = real(self, params, alive, data, n)
+    def run(self, params, hp, data, n, alive):
+        p, went_bad, m = real(self, params, hp, data, n, alive)
         calls.append(1)
         if len(calls) == 1:
             mask = np.isin(np.arange(len(alive)), lanes)
             p = jax.tree_util.tree_map(lambda x: jnp.where(mask.reshape((-1,) + (1,) * (x.ndim - 1)), jnp.nan, x), p)
         return p, went_bad, m
 
-    monkeypatch.setattr(sweep.Sweep, "run", run)
+    monkeypatch.setattr(trainer.Trainer, "run", run)
 
 
 def test_nan_params_with_finite_loss_is_caught(smoke_cfg, tmp_path, monkeypatch):

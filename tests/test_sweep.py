@@ -13,8 +13,7 @@ import pytest
 from distnet import config, data
 from distnet.nn import models
 from distnet.analysis import report
-from distnet.run import checkpoint, folder, plan, study, trainer
-from distnet.run.sweep import Sweep
+from distnet.run import checkpoint, folder, plan, protocol, study, trainer
 
 from helpers import load_config
 
@@ -50,18 +49,17 @@ class Alone:
         ds = data.load(cfg.data)
         self.cfg, self.d = cfg, trainer.to_device(ds)
         model = models.from_config(cfg, ds.classes, variant)
-        self.sweep = Sweep(trainer.make_train(model, cfg.lr, cfg.epochs, cfg.eval_every, input_dim=ds.dim),
-                           trainer.hyper(config.sweep_points(cfg)[:1]))
+        self.train = trainer.make_train(model, input_dim=ds.dim, eval_every=cfg.eval_every)
 
     def __call__(self, point):
         """[every param leaf at the end] + [train_loss, train_acc, test_acc (seeds, E)] of `point` alone."""
-        self.sweep.hyper = trainer.hyper([point])
+        hp = trainer.hyper([point])
         chunk = plan.chunk_length(self.cfg.epochs, self.cfg.checkpoint_every, self.cfg.eval_every,
                                   self.cfg.chunk_epochs)
-        params = self.sweep.init(trainer.seed_keys(self.cfg.seed, self.cfg.num_seeds))
-        ms = [jax.tree.map(lambda a: np.asarray(a)[:, None], self.sweep.evaluate(params, self.d))]
+        params = self.train.init(trainer.seed_keys(self.cfg.seed, self.cfg.num_seeds), hp)
+        ms = [jax.tree.map(lambda a: np.asarray(a)[:, None], self.train.evaluate(params, self.d))]
         for _ in range(self.cfg.epochs // chunk):
-            params, _, m = self.sweep.run(params, np.ones(self.cfg.num_seeds, bool), self.d, chunk)
+            params, _, m = self.train.run(params, hp, self.d, chunk)
             ms.append(jax.tree.map(np.asarray, m))
         return [np.asarray(a) for a in jax.tree.leaves(params)] + [
             np.concatenate([getattr(m, k) for m in ms], axis=1) for k in folder.METRICS]
@@ -92,13 +90,13 @@ def test_a_single_point_run_alone_is_the_study_of_that_config(tmp_path):
 
 
 def test_the_whole_sweep_compiles_once(tmp_path, monkeypatch):
-    make_train = trainer.make_train
+    lane = protocol.lane
 
     def counted(*args, **kwargs):
-        t = make_train(*args, **kwargs)
-        return t._replace(run_lane=chex.assert_max_traces(t.run_lane, n=1))
+        t = lane(*args, **kwargs)
+        return t._replace(run=chex.assert_max_traces(t.run, n=1))
 
-    monkeypatch.setattr(trainer, "make_train", counted)
+    monkeypatch.setattr(protocol, "lane", counted)
     cfg = sweep_cfg(**POINTS)
     cfg.epochs, cfg.chunk_epochs = 20, 5      # 4 chunks of 8 points x 2 seeds: one trace
     study.run_all(cfg, tmp_path, log=lambda *a: None)

@@ -15,21 +15,25 @@ import pytest
 
 from distnet import data
 from distnet.nn import models
-from distnet.run import trainer
-from distnet.run.sweep import Sweep
+from distnet.run import protocol, trainer
 
 import reference
 from helpers import (needs_float16, SRC, assert_leaves_close, assert_metrics_close, max_rel, near_ties, record_margin,
                      small_data, tiny_dataset)
 
 
+def at(lr: float) -> trainer.Hyper:
+    """One lane's hyperparameters: lr, no weight decay, init scale 1."""
+    return jax.tree.map(lambda a: a[0], trainer.Hyper.of(lr))
+
+
 @pytest.mark.parametrize("name,form", [(n, "paper") for n in models.NAMES] + [("Abs-L2-Neg", "code"), ("ReLU-L2", "code")])
 def test_three_sgd_steps_of_every_variant_match_float64_numpy(name, form):
     ds = small_data()
     model = models.get(name, hidden=16, offsetl2_form=form)
-    program = trainer.make_train(model, lr=0.05, eval_every=1, input_dim=ds.dim)
-    p0 = program.init(jax.random.PRNGKey(3))
-    params, m = jax.jit(program.run, static_argnums=2)(p0, trainer.to_device(ds), 3)
+    lane = protocol.lane(model, input_dim=ds.dim)
+    p0 = lane.init(jax.random.PRNGKey(3))
+    params, _, m = jax.jit(lane.run, static_argnums=4)(p0, True, at(0.05), trainer.to_device(ds), 3)
 
     spec, p = models.REGISTRY[name], reference.to64(p0)
     x, xt = ds.x_train.astype(np.float64), ds.x_test.astype(np.float64)
@@ -54,9 +58,9 @@ def test_three_sgd_steps_of_every_variant_match_float64_numpy(name, form):
 def test_evaluate_gives_initial_metrics():
     ds = small_data()
     model = models.get("Abs2", hidden=16)
-    program = trainer.make_train(model, lr=0.05, input_dim=ds.dim)
-    p0 = program.init(jax.random.PRNGKey(0))
-    m0 = program.evaluate(p0, trainer.to_device(ds))
+    lane = protocol.lane(model, input_dim=ds.dim)
+    p0 = lane.init(jax.random.PRNGKey(0))
+    m0 = lane.evaluate(p0, trainer.to_device(ds))
     _, loss, acc = reference.sgd_step(models.REGISTRY["Abs2"], reference.to64(p0), ds.x_train.astype(np.float64),
                                       ds.y_train, 0.05)
     assert float(m0.train_loss) == pytest.approx(loss, rel=1e-5) and float(m0.train_acc) == pytest.approx(acc)
@@ -65,11 +69,10 @@ def test_evaluate_gives_initial_metrics():
 def test_vmapped_seeds_equal_a_loop_over_single_seeds():
     ds = small_data()
     d = trainer.to_device(ds)
-    program = trainer.make_train(models.get("ReLU2-Neg", hidden=16), lr=0.05, epochs=6, eval_every=2,
-                                  input_dim=ds.dim)
-    init, run, _ = program.vmapped()
+    train = trainer.make_train(models.get("ReLU2-Neg", hidden=16), eval_every=2, input_dim=ds.dim)
+    hp = trainer.Hyper.of(0.05)
     keys = trainer.seed_keys(5, 3)
-    params_S, m_S = run(init(keys), d, 6)
+    params_S, _, m_S = train.run(train.init(keys, hp), hp, d, 6)
     assert m_S.test_acc.shape == (3, 3)
     # vmapped and looped sum in different orders: <= 2 u apart in the params per epoch (u = 2^-24, normwise; 1.1 u
     # measured), growing <= 1.25x over these 6 epochs (a 2^-24 perturbation of every param, in float64): bound
@@ -77,7 +80,7 @@ def test_vmapped_seeds_equal_a_loop_over_single_seeds():
     # are logits held at exactly 0 by the clamp, decided alike while the outputs keep their signs (the nearest output
     # is 82 u sum|h||W2| from the clamp); the nearest other gap is 3.5e5 u|y|.
     for i in range(3):
-        params_i, m_i = program.train(keys[i], d)
+        params_i, _, m_i = jax.jit(train.lane.run, static_argnums=4)(train.lane.init(keys[i]), True, at(0.05), d, 6)
         assert_leaves_close(jax.tree.map(lambda a: a[i], params_S), params_i, 4e-6)
         assert_metrics_close(jax.tree.map(lambda a: a[i], m_S), m_i, 4e-6, len(ds.x_train), len(ds.x_test), 0)
 
@@ -94,9 +97,9 @@ def test_variants_with_the_same_parameters_share_one_init_program_and_its_exact_
     keys = trainer.seed_keys(4, 3)
     for name, form in [("Abs2-Neg", "paper"), ("Abs2-Neg-Bias", "paper"), ("Abs-L2-Neg", "code")]:
         model = models.get(name, hidden=16, offsetl2_form=form)
-        init = trainer.make_train(model, 1e-3, input_dim=20).jitted()[0]
+        params = trainer.make_train(model, input_dim=20).init(keys, trainer.Hyper.of(1e-3))
         own = jax.jit(jax.vmap(lambda k: model.init(k, np.zeros((1, 20), np.float32))["params"]))(keys)
-        chex.assert_trees_all_equal(init(keys), own)
+        chex.assert_trees_all_equal(params, own)
     twins = {models.param_twin(models.get(n)) for n in models.MAIN}
     assert len(twins) == 1
 
@@ -124,14 +127,13 @@ LOSS_RTOL = 6e-5
 def test_training_with_split_inputs_matches_the_plain_first_layer(variant, epochs, tie_rtol):
     ds = tiny_dataset()
     model = models.get(variant, hidden=32)
-    program = trainer.make_train(model, lr=1e-3, input_dim=ds.dim)
-    init, run, _ = program.vmapped()
+    train, hp = trainer.make_train(model, input_dim=ds.dim), trainer.Hyper.of(1e-3)
     plain, split = trainer.to_device(ds, transposed=False), trainer.to_device(ds, split_kind="bf16", parts=3)
-    p_plain = p_split = init(trainer.seed_keys(0, 3))
+    p_plain = p_split = train.init(trainer.seed_keys(0, 3), hp)
     with jax.default_matmul_precision("highest"):
         for epoch in range(epochs):
-            p_plain, m_plain = run(p_plain, plain, 1)
-            p_split, m_split = run(p_split, split, 1)
+            p_plain, _, m_plain = train.run(p_plain, hp, plain, 1)
+            p_split, _, m_split = train.run(p_split, hp, split, 1)
             record_margin("train loss, largest relative difference", max_rel(m_split.train_loss, m_plain.train_loss),
                           LOSS_RTOL)
             np.testing.assert_allclose(m_split.train_loss, m_plain.train_loss, rtol=LOSS_RTOL)
@@ -145,11 +147,16 @@ def test_training_with_split_inputs_matches_the_plain_first_layer(variant, epoch
 
 
 def gpu_program(ds, split):
-    """The StableHLO the vmapped trainer lowers to for CUDA (lowered here, no GPU needed)."""
-    program = trainer.make_train(models.get("ReLU", hidden=32), lr=1e-3, input_dim=ds.dim)
-    params = jax.vmap(program.init)(trainer.seed_keys(0, 2))
-    run = program.jitted()[1]
-    exported = jax.export.export(run, platforms=["cuda"])(params, trainer.to_device(ds, split_kind="bf16" if split else "off", parts=split, transposed=False), 2)
+    """The StableHLO the trainer's run program lowers to for CUDA (lowered here, no GPU needed)."""
+    d = trainer.to_device(ds, split_kind="bf16" if split else "off", parts=split, transposed=False)
+    return cuda_dots(models.get("ReLU", hidden=32), ds, d)
+
+
+def cuda_dots(model, ds, d):
+    """The dot_general lines of the trainer's run program of 2 seeds, 2 epochs, exported for CUDA."""
+    train, hp = trainer.make_train(model, input_dim=ds.dim), trainer.Hyper.of(1e-3)
+    _, args = train.lower(train.init(trainer.seed_keys(0, 2), hp), hp, d, 2)
+    exported = jax.export.export(train.run_program, platforms=["cuda"])(*args, 2)
     return [line for line in exported.mlir_module().splitlines() if "stablehlo.dot_general" in line]
 
 
@@ -168,11 +175,8 @@ def test_on_gpu_the_first_layer_is_bfloat16_matmuls_with_float32_accumulation():
 @needs_float16
 def test_on_gpu_the_fp16_split_is_float16_matmuls_with_float32_accumulation():
     ds = tiny_dataset()
-    program = trainer.make_train(models.get("ReLU", hidden=32), lr=1e-3, input_dim=ds.dim)
-    params = jax.vmap(program.init)(trainer.seed_keys(0, 2))
     d = trainer.to_device(ds, split_kind="fp16", parts=2)
-    exported = jax.export.export(program.jitted()[1], platforms=["cuda"])(params, d, 2)
-    dots = [line for line in exported.mlir_module().splitlines() if "stablehlo.dot_general" in line]
+    dots = cuda_dots(models.get("ReLU", hidden=32), ds, d)
     f16 = [d for d in dots if "xf16>" in d]
     assert sum("(tensor<600x200xf16>, tensor<2x200x32xf16>) -> tensor<600x2x32xf32>" in d for d in f16) == 1
     assert sum("(tensor<200x200xf16>, tensor<2x200x32xf16>) -> tensor<200x2x32xf32>" in d for d in f16) == 1
@@ -183,7 +187,7 @@ def test_on_gpu_the_fp16_split_is_float16_matmuls_with_float32_accumulation():
 def _trainer(name="ReLU", epochs=4):
     ds = data.gaussians(128, 64, dim=24, classes=10, seed=1)
     model = models.get(name, hidden=16)
-    return trainer.make_train(model, 0.05, epochs, input_dim=ds.dim), trainer.to_device(ds)
+    return trainer.make_train(model, input_dim=ds.dim), trainer.to_device(ds)
 
 
 def _dots(jaxpr):
@@ -199,10 +203,10 @@ def test_first_layer_of_all_seeds_is_one_wide_matmul():
     """vmap over seeds with the data unbatched lowers x @ W_s to ONE dot of x (N x D) with the seeds'
     weights side by side (D x S*H) -- the wide GEMM -- and likewise the weight gradient x^T @ dZ; neither
     is a batched (per-seed) product."""
-    program, d = _trainer()
-    S = 8
-    params = jax.vmap(program.init)(trainer.seed_keys(0, S))
-    closed = jax.make_jaxpr(jax.vmap(program.run, in_axes=(0, None, None)), static_argnums=2)(params, d, 1)
+    train, d = _trainer()
+    S, hp = 8, trainer.Hyper.of(0.05)
+    _, args = train.lower(train.init(trainer.seed_keys(0, S), hp), hp, d, 1)
+    closed = jax.make_jaxpr(train.run_program, static_argnums=3)(*args, 1)
     data_shapes = {d.x_train.shape, d.x_test.shape}
     layer1 = [e for e in _dots(closed.jaxpr) if any(tuple(v.aval.shape) in data_shapes for v in e.invars)]
     assert len(layer1) == 3                                  # train forward, weight gradient, test forward
@@ -221,16 +225,15 @@ def test_first_layer_of_all_seeds_is_one_wide_matmul():
 RTOL_4_EPOCHS = 4e-6
 RTOL_SMOKE = 1e-5
 def test_chunked_seeds_equal_all_at_once():
-    program, d = _trainer("Abs2-Neg")
-    keys = trainer.seed_keys(3, 5)
-    init, run, evaluate = program.vmapped()
-    p_all, m_all = run(init(keys), d, 4)
-    init_c, run_c, evaluate_c = program.vmapped(seed_chunk=2)          # chunks of 2, 2, 1
-    p_chunk, m_chunk = run_c(init_c(keys), d, 4)
+    whole, d = _trainer("Abs2-Neg")
+    keys, hp = trainer.seed_keys(3, 5), trainer.Hyper.of(0.05)
+    p_all, _, m_all = whole.run(whole.init(keys, hp), hp, d, 4)
+    chunked = trainer.make_train(models.get("Abs2-Neg", hidden=16), input_dim=d.x_train.shape[1], seed_chunk=2)
+    p_chunk, _, m_chunk = chunked.run(chunked.init(keys, hp), hp, d, 4)             # chunks of 2, 2, 1
     assert m_chunk.test_acc.shape == (5, 4)
     assert_leaves_close(p_chunk, p_all, RTOL_4_EPOCHS)
     assert_metrics_close(m_chunk, m_all, RTOL_4_EPOCHS, 128, 64)
-    assert_metrics_close(evaluate_c(p_chunk, d), evaluate(p_all, d), RTOL_4_EPOCHS, 128, 64)
+    assert_metrics_close(chunked.evaluate(p_chunk, d), whole.evaluate(p_all, d), RTOL_4_EPOCHS, 128, 64)
 
 
 SHARDED = r"""
@@ -242,13 +245,13 @@ from distnet.run import trainer
 assert len(jax.devices()) == 4, jax.devices()
 ds = data.gaussians(128, 64, dim=24, classes=10, seed=1)
 d = trainer.to_device(ds)
-program = trainer.make_train(models.get("ReLU-L2", hidden=16), 0.05, 4, input_dim=ds.dim)
+model, hp = models.get("ReLU-L2", hidden=16), trainer.Hyper.of(0.05)
 keys = trainer.seed_keys(0, 8)
-one = program.vmapped(devices=jax.devices()[:1])
-four = program.vmapped()
-p1, m1 = one[1](one[0](keys), d, 4)
-p4, m4 = four[1](four[0](keys), d, 4)
-leaf = jax.tree.leaves(four[0](keys))[0]
+one = trainer.make_train(model, input_dim=ds.dim, devices=jax.devices()[:1])
+four = trainer.make_train(model, input_dim=ds.dim)
+p1, _, m1 = one.run(one.init(keys, hp), hp, d, 4)
+p4, _, m4 = four.run(four.init(keys, hp), hp, d, 4)
+leaf = jax.tree.leaves(p4)[0]
 assert len(leaf.sharding.device_set) == 4, leaf.sharding
 np.savez(sys.argv[2], *[np.asarray(a) for a in jax.tree.leaves((p1, m1, p4, m4))])
 print("sharded ok")
@@ -273,13 +276,12 @@ def test_seeds_sharded_over_four_devices_equal_one_device(tmp_path):
 def _compiled_bytes(name: str, seeds: int) -> int:
     """XLA's memory accounting for one epoch-chunk of the paper's main study shapes (60k x 784, 10k test)."""
     model = models.get(name)
-    program = trainer.make_train(model, 1e-3, input_dim=784)
-    run = program.jitted()[1]
-    params = jax.eval_shape(jax.vmap(program.init), trainer.seed_keys(0, seeds))
+    train, hp = trainer.make_train(model, input_dim=784), trainer.Hyper.of(1e-3)
+    params = jax.eval_shape(lambda k: train.init(k, hp), trainer.seed_keys(0, seeds))
     f32, i32 = jnp.float32, jnp.int32
     d = trainer.Data(jax.ShapeDtypeStruct((60000, 784), f32), jax.ShapeDtypeStruct((60000,), i32),
                       jax.ShapeDtypeStruct((10000, 784), f32), jax.ShapeDtypeStruct((10000,), i32))
-    m = run.lower(params, d, 10).compile().memory_analysis()
+    m = train.lower(params, hp, d, 10)[0].compile().memory_analysis()
     return m.temp_size_in_bytes + m.argument_size_in_bytes + m.output_size_in_bytes
 
 
@@ -292,13 +294,12 @@ def test_paper_main_study_fits_6_gib_and_seed_chunks_shrink_it():
 
 def test_column_major_inputs_equal_row_major():
     ds = data.gaussians(128, 64, dim=24, classes=10, seed=1)
-    program = trainer.make_train(models.get("Abs2-Neg-Bias", hidden=16), 0.05, 4, input_dim=ds.dim)
+    train, hp = trainer.make_train(models.get("Abs2-Neg-Bias", hidden=16), input_dim=ds.dim), trainer.Hyper.of(0.05)
     col, row = trainer.to_device(ds, transposed=True), trainer.to_device(ds, transposed=False)
     assert col.x_train_stored.shape == (24, 128) and row.x_train_stored.shape == (128, 24)
     np.testing.assert_array_equal(col.x_train, row.x_train)
-    init, run, evaluate = program.vmapped()
-    params = init(trainer.seed_keys(0, 3))
-    (p_col, m_col), (p_row, m_row) = run(params, col, 4), run(params, row, 4)
+    evaluate, params = train.evaluate, train.init(trainer.seed_keys(0, 3), hp)
+    (p_col, _, m_col), (p_row, _, m_row) = train.run(params, hp, col, 4), train.run(params, hp, row, 4)
     assert_leaves_close(p_col, p_row, RTOL_4_EPOCHS)
     assert_metrics_close(m_col, m_row, RTOL_4_EPOCHS, 128, 64, examples=0)
     assert_metrics_close(evaluate(params, col), evaluate(params, row), RTOL_4_EPOCHS, 128, 64, examples=0)
@@ -339,21 +340,21 @@ def test_a_single_point_sweep_is_optax_sgd_to_the_bit(name):
     ds = small_data()
     d = trainer.to_device(ds)
     model = models.get(name, hidden=16)
-    program = trainer.make_train(model, 0.05, eval_every=2, input_dim=ds.dim)
-    sweep = Sweep(program, trainer.hyper([{"lr": 0.05, "init_scale": 1.0, "weight_decay": 0.0}]))
+    train = trainer.make_train(model, eval_every=2, input_dim=ds.dim)
+    hp = trainer.hyper([{"lr": 0.05, "init_scale": 1.0, "weight_decay": 0.0}])
     keys = trainer.seed_keys(1, 3)
-    p0 = sweep.init(keys)
-    ref = _optax_run(model, 0.05, 2)(program.init_seeds(keys), d, 6)
-    params, went_bad, m = sweep.run(p0, np.ones(3, bool), d, 6)
+    p0 = train.init(keys, hp)
+    ref = _optax_run(model, 0.05, 2)(p0, d, 6)
+    params, went_bad, m = train.run(p0, hp, d, 6)
     assert not np.asarray(went_bad).any()
     for x, y in zip(jax.tree.leaves((params, m)), jax.tree.leaves(ref), strict=True):
         np.testing.assert_array_equal(np.asarray(x).view(np.uint32), np.asarray(y).view(np.uint32))
 
 
 def test_init_scale_multiplies_every_linear_layer_and_leaves_offsetl2_alone():
-    program = trainer.make_train(models.get("ReLU-L2", hidden=8), 0.05, input_dim=6)
-    sweep = Sweep(program, trainer.hyper([{"lr": 0.05, "init_scale": s, "weight_decay": 0.0} for s in (1.0, 2.5)]))
-    p = sweep.init(trainer.seed_keys(0, 2))            # lanes: (scale 1, seed 0), (1, 1), (2.5, 0), (2.5, 1)
+    train = trainer.make_train(models.get("ReLU-L2", hidden=8), input_dim=6)
+    hp = trainer.hyper([{"lr": 0.05, "init_scale": s, "weight_decay": 0.0} for s in (1.0, 2.5)])
+    p = train.init(trainer.seed_keys(0, 2), hp)        # lanes: (scale 1, seed 0), (1, 1), (2.5, 0), (2.5, 1)
     np.testing.assert_array_equal(p["hidden"]["kernel"][2:], 2.5 * p["hidden"]["kernel"][:2])
     np.testing.assert_array_equal(p["hidden"]["bias"][2:], 2.5 * p["hidden"]["bias"][:2])
     for k in ("mu", "alpha"):
@@ -371,10 +372,10 @@ def test_weight_decay_is_sgd_on_the_l2_penalised_loss():
     ds = small_data()
     d = trainer.to_device(ds, transposed=False)
     model = models.get("Abs2", hidden=16)
-    program = trainer.make_train(model, 0.05, input_dim=ds.dim)
-    p0 = program.init(jax.random.PRNGKey(0))
+    lane = protocol.lane(model, input_dim=ds.dim)
+    p0 = lane.init(jax.random.PRNGKey(0))
     lr, wd = np.float32(0.05), np.float32(0.3)
-    got, _, _ = program.run_lane(p0, True, trainer.Hyper(lr, wd, np.float32(1)), d, 1)
+    got, _, _ = lane.run(p0, True, trainer.Hyper(lr, wd, np.float32(1)), d, 1)
 
     def penalised(p):
         logits = model.apply({"params": p}, d.x_train)
@@ -383,5 +384,5 @@ def test_weight_decay_is_sgd_on_the_l2_penalised_loss():
     want = jax.tree.map(lambda p, g: p - lr * g, p0, jax.grad(penalised)(p0))
     assert_leaves_close(got, want, 1e-6)
     moved = [float(np.max(np.abs(np.asarray(a) - np.asarray(b)))) for a, b in
-             zip(jax.tree.leaves(got), jax.tree.leaves(program.run_lane(p0, True, trainer.Hyper(lr, np.float32(0), np.float32(1)), d, 1)[0]))]
+             zip(jax.tree.leaves(got), jax.tree.leaves(lane.run(p0, True, trainer.Hyper(lr, np.float32(0), np.float32(1)), d, 1)[0]))]
     assert min(moved) > 1e-4                            # and the decay does act (lr wd = 0.015 of each param)

@@ -126,8 +126,10 @@ class Lanes:
     # --- arrays holding the lanes flat ------------------------------------------------------------------
     @staticmethod
     def to_grid(a, n_points: int):
-        """(n, ...) -> (points, seeds, ...): an array (NumPy or JAX) of every lane as each point's block."""
-        return a.reshape((n_points, a.shape[0] // n_points) + a.shape[1:])
+        """(n, ...) -> (points, seeds, ...): an array (NumPy or JAX) of every lane as each point's block; a shape
+        without data (jax.ShapeDtypeStruct) gives the same with the new shape."""
+        shape = (n_points, a.shape[0] // n_points) + tuple(a.shape[1:])
+        return a.reshape(shape) if hasattr(a, "reshape") else type(a)(shape, a.dtype)
 
     @staticmethod
     def to_flat(a):

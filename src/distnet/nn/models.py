@@ -18,6 +18,7 @@ import dataclasses
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from distnet.config import ConfigError
 from distnet.nn import heads, layers
@@ -106,6 +107,12 @@ def from_config(cfg, classes: int, variant: str) -> MLP:
     `classes` comes from the data."""
     return get(variant, hidden=cfg["hidden"], classes=classes, offsetl2_form=cfg["offsetl2_form"],
                md_rank=cfg.get("md_rank", 0))
+
+
+def params_bytes(model, input_dim: int) -> int:
+    """Bytes of one seed's params of `model` on inputs of input_dim features (shapes only; nothing is computed)."""
+    shapes = jax.eval_shape(model.init, jax.random.PRNGKey(0), jax.ShapeDtypeStruct((1, input_dim), np.float32))
+    return sum(int(np.prod(s.shape)) * s.dtype.itemsize for s in jax.tree_util.tree_leaves(shapes))
 
 
 def from_record(record: dict) -> MLP:

@@ -112,12 +112,11 @@ def fit(variant: str, x_train, y_train, x_test, y_test, *, seeds: int = 5, epoch
     classes = classes or _classes(y_tr, y_te, {w_tr, w_te})
     dataset = data.Dataset(x_tr, y_tr, x_te, y_te, classes, info={"source": "arrays"})
     model = models.get(variant, hidden=hidden, classes=classes, offsetl2_form=offsetl2_form)
-    program = trainer.make_train(model, lr, epochs, eval_every, input_dim=x_tr.shape[1])
-    init, run, evaluate = program.vmapped(seed_chunk=seed_chunk)
-    device_data = trainer.to_device(dataset)
-    params = init(trainer.seed_keys(seed, seeds))
-    first = trainer.to_host(evaluate(params, device_data))
-    params, metrics = run(params, device_data, epochs)
+    train = trainer.make_train(model, input_dim=x_tr.shape[1], eval_every=eval_every, seed_chunk=seed_chunk)
+    hp, device_data = trainer.Hyper.of(lr), trainer.to_device(dataset)
+    params = train.init(trainer.seed_keys(seed, seeds), hp)
+    first = trainer.to_host(train.evaluate(params, device_data))
+    params, _, metrics = train.run(params, hp, device_data, epochs)
     metrics = trainer.to_host(metrics)
     out = {"epoch": np.arange(0, epochs + 1, eval_every)}
     for k in folder.METRICS:

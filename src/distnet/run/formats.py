@@ -13,6 +13,9 @@ The file itself is never rewritten (a resumed run keeps the config.json that sta
 """
 from __future__ import annotations
 
+import importlib.metadata
+import platform
+import sys
 from pathlib import Path
 
 from distnet import config
@@ -46,3 +49,26 @@ def migrate(record: dict, path) -> dict:
         record.setdefault("lanes", Lanes.from_config(cfg).record())
         record["format_version"] = 2
     return record
+
+
+def versions() -> dict:
+    """Python, platform, JAX backend and devices, and the versions of the libraries that compute the numbers."""
+    import jax   # the JAX backend and devices (this module is read by code that needs no JAX)
+    out = {"python": sys.version.split()[0], "platform": platform.platform(),
+           "backend": jax.default_backend(), "devices": [d.device_kind for d in jax.devices()]}
+    for pkg in ("distnet", "jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "numpy", "ml_collections"):
+        try:
+            out[pkg] = importlib.metadata.version(pkg)
+        except importlib.metadata.PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def record(cfg, variant: str, data_info: dict, first_layer: dict) -> dict:
+    """What config.json records: the config as this variant ran it, its protocol, the first layer that ran,
+    the data's provenance and the library versions."""
+    out = {"format_version": CURRENT, "variant": variant, "protocol": config.protocol(cfg),
+           "config": cfg.to_dict(), "first_layer": first_layer, "data": data_info,
+           "versions": versions(), "lanes": Lanes.from_config(cfg).record()}
+    out["config"]["variants"] = variant
+    return out

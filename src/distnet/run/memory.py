@@ -73,18 +73,12 @@ def seed_bytes(model, data: trainer.Data, chunk_epochs: int, exact: bool) -> int
     n = data.y_train.shape[0] + data.y_test.shape[0]
     if not exact:
         return UPPER_FACTOR * n * _width(model) * 4
-    program = trainer.make_train(model, 1.0, input_dim=data.x_train.shape[1])
-    _, run, _ = program.jitted()
-    params = jax.eval_shape(program.init_seeds, jax.ShapeDtypeStruct((1, 2), np.uint32))
-    memory = run.lower(params, data, chunk_epochs).compile().memory_analysis()
+    train, hp = trainer.make_train(model, input_dim=data.x_train.shape[1]), trainer.Hyper.of(1.0)
+    params = jax.eval_shape(lambda keys: train.init(keys, hp), jax.ShapeDtypeStruct((1, 2), np.uint32))
+    memory = train.lower(params, hp, data, chunk_epochs)[0].compile().memory_analysis()
     if memory is None:    # a backend without the analysis: the bound stands in
         return UPPER_FACTOR * n * _width(model) * 4
     return int(memory.temp_size_in_bytes + 2 * memory.output_size_in_bytes)
-
-
-def params_bytes(model, input_dim: int) -> int:
-    shapes = jax.eval_shape(model.init, jax.random.PRNGKey(0), jax.ShapeDtypeStruct((1, input_dim), np.float32))
-    return sum(int(np.prod(s.shape)) * s.dtype.itemsize for s in jax.tree_util.tree_leaves(shapes))
 
 
 def check(cfg, variants, classes: int, data: trainer.Data, chunk_epochs: int, available: int | None = None) -> None:
@@ -101,7 +95,7 @@ def check(cfg, variants, classes: int, data: trainer.Data, chunk_epochs: int, av
     devices = jax.local_device_count() if jax.default_backend() != "cpu" else 1
     for variant in variants:
         model = models.from_config(cfg, classes, variant)
-        state = STATE_COPIES * lanes.n * params_bytes(model, data.x_train.shape[1])
+        state = STATE_COPIES * lanes.n * models.params_bytes(model, data.x_train.shape[1])
         if state + -(-at_once // devices) * seed_bytes(model, data, chunk_epochs, exact=False) <= budget:
             continue
         per_seed = seed_bytes(model, data, chunk_epochs, exact=True)
@@ -112,7 +106,7 @@ def check(cfg, variants, classes: int, data: trainer.Data, chunk_epochs: int, av
         where = f"{jax.default_backend()} ({gib(available)} available)"
         fits = int((budget - state) // per_seed) * devices
         if fits < 1:   # the parameters alone: fewer seeds per run (one at a time)
-            per_lane = STATE_COPIES * params_bytes(model, data.x_train.shape[1]) * lanes.n_points
+            per_lane = STATE_COPIES * models.params_bytes(model, data.x_train.shape[1]) * lanes.n_points
             raise config.ConfigError(
                 f"config.num_seeds={cfg.num_seeds}: the parameters of {variant}'s {lanes.n} lanes alone need about "
                 f"{gib(state)} on this {where}; train at most {max(1, int((budget - per_seed) // per_lane))} seeds "

@@ -12,7 +12,6 @@ import socket
 from pathlib import Path
 
 import jax
-import numpy as np
 
 from distnet import config, data
 from distnet.lanes import Lanes
@@ -43,19 +42,13 @@ def check_writable(workdir) -> None:
                            f"choose a writable folder with --workdir") from None
 
 
-def params_bytes(cfg, variant: str, classes: int, dim: int) -> int:
-    """Bytes of one seed's params (shapes only; nothing is computed)."""
-    model = models.from_config(cfg, classes, variant)
-    shapes = jax.eval_shape(model.init, jax.random.PRNGKey(0), jax.ShapeDtypeStruct((1, dim), np.float32))
-    return sum(int(np.prod(s.shape)) * s.dtype.itemsize for s in jax.tree_util.tree_leaves(shapes))
-
-
 def estimate_bytes(cfg, variants, classes: int, dim: int) -> int:
     """Rough size of what the run writes: checkpoints (params x seeds x checkpoints) plus metrics."""
     n_ckpt = cfg.epochs // cfg.checkpoint_every + 2          # epoch 0, every checkpoint_every, the end
     lanes = Lanes.from_config(cfg).n    # a sweep stores every point's seeds
     metrics = 4 * len(folder.METRICS) * lanes * (cfg.epochs // cfg.eval_every + 1)
-    return sum(params_bytes(cfg, v, classes, dim) * lanes * n_ckpt + metrics for v in variants)
+    return sum(models.params_bytes(models.from_config(cfg, classes, v), dim) * lanes * n_ckpt + metrics
+               for v in variants)
 
 
 def check_space(workdir, need: int) -> None:

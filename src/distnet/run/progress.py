@@ -23,6 +23,9 @@ class Stopwatch:
         finally:
             self.seconds[phase] = self.seconds.get(phase, 0.0) + time.perf_counter() - t0
 
+    def rounded(self) -> dict[str, float]:
+        return {k: round(v, 3) for k, v in self.seconds.items()}
+
 
 class Progress:
     """Variant, epoch, test accuracy over seeds (mean and range), the variant's time left and the whole run's;

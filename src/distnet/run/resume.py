@@ -46,10 +46,10 @@ class State:
         self.params = params
 
 
-def fresh(vdir, plan: Plan, cfg, init, evaluate, device_data) -> State:
-    """Initial params of every seed and their epoch-0 metrics, saved as metrics.npz and checkpoint 0."""
-    params = init(trainer.seed_keys(cfg.seed, cfg.num_seeds))
-    m0 = trainer.to_host(evaluate(params, device_data))
+def fresh(vdir, params, m0: trainer.Metrics) -> State:
+    """The state at epoch 0 from every lane's initial params and their metrics, saved as metrics.npz and
+    checkpoint 0."""
+    m0 = trainer.to_host(m0)
     state = State(0, params, {k: np.asarray(getattr(m0, k))[:, None] for k in folder.METRICS}, np.array([0]), 0.0)
     folder.save_metrics(vdir, state.epochs, state.metrics)
     folder.save_checkpoint(vdir, 0, params, 0.0, state.epochs, state.metrics)

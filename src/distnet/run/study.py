@@ -8,8 +8,6 @@ plan's; every file, folder's; memory, memory's. SIGINT/SIGTERM stop after the cu
 from __future__ import annotations
 
 import contextlib
-import importlib.metadata
-import platform
 import sys
 import time
 
@@ -23,7 +21,6 @@ from distnet.nn import models
 from distnet.run import (faults, files, folder, formats, hosts, memory, plan as plans, preflight, resume, summary,
                          tensorboard, trainer)
 from distnet.run.progress import Progress, Stopwatch
-from distnet.run.sweep import Sweep
 
 
 @jax.jit
@@ -33,107 +30,111 @@ def _finite_params(params) -> jax.Array:
     return jnp.stack([jnp.isfinite(x).reshape(x.shape[0], -1).all(axis=1) for x in leaves]).all(axis=0)
 
 
-def versions() -> dict:
-    """Python, platform, JAX backend and devices, and the versions of the libraries that compute the numbers."""
-    import jax
-    out = {"python": sys.version.split()[0], "platform": platform.platform(),
-           "backend": jax.default_backend(), "devices": [d.device_kind for d in jax.devices()]}
-    for pkg in ("distnet", "jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "numpy", "ml_collections"):
-        try:
-            out[pkg] = importlib.metadata.version(pkg)
-        except importlib.metadata.PackageNotFoundError:
-            out[pkg] = None
-    return out
-
-
-def config_record(cfg, variant: str, dataset: data.Dataset, device_data: trainer.Data) -> dict:
-    """What config.json records: the config as this variant ran it, its protocol, the first layer that ran,
-    the data's provenance and the library versions."""
-    record = {"format_version": formats.CURRENT, "variant": variant, "protocol": config.protocol(cfg),
-              "config": cfg.to_dict(), "first_layer": device_data.first_layer, "data": dataset.info,
-              "versions": versions(), "lanes": Lanes.from_config(cfg).record()}
-    record["config"]["variants"] = variant
-    return record
-
-
 def run_variant(cfg, plan: plans.Plan, variant: str, dataset: data.Dataset, device_data: trainer.Data, workdir,
                 log=print, summarize=None, later_epochs: int = 0) -> dict:
-    """Train (or resume, or skip if finished) one variant for all seeds; returns its summary.
+    """Train (or resume, or skip if finished) one variant for all seeds; returns its summary: prepare, then the
+    chunk loop, then finish.
 
     summarize(model, params, dataset, seed_chunk=...) -> dict, if given, adds statistics of the final params.
     later_epochs: epochs the variants after this one still train (for the whole run's time left)."""
     vdir = folder.variant_dir(workdir, variant)
-    folder.write_config(vdir, config_record(cfg, variant, dataset, device_data))
-    if dataset.truth is not None:
-        folder.write_truth(vdir, dataset.truth)   # analysis reads the truth, never regenerates it
-    folder.tidy(vdir)
-    if folder.is_complete(vdir):
-        resume.require_digests(vdir)            # a folder an older distnet finished is refused as it is
-        problem = resume.finished_problem(vdir, plan)
-        if problem is None:
-            log(f"{variant}: finished earlier, skipping ({vdir / 'summary.json'})")
-            return folder.read_summary(vdir)
-        log(f"{variant}: finished earlier, but its newest checkpoint or metrics.npz does not verify; training it "
-            f"again from the newest checkpoint that does")
-        if hosts.primary():
-            folder.unfinish(vdir)
-
+    finished = prepare(vdir, formats.record(cfg, variant, dataset.info, device_data.first_layer), dataset.truth, plan, log)
+    if finished is not None:
+        return finished
     model, lanes = models.from_config(cfg, dataset.classes, variant), Lanes.from_config(cfg)
-    sweep = Sweep(trainer.make_train(model, cfg.lr, cfg.epochs, cfg.eval_every, input_dim=dataset.dim),
-                  trainer.hyper(lanes.points), seed_chunk=cfg.seed_chunk)
-    init, run, evaluate = sweep.init, sweep.run, sweep.evaluate
-    clock = Stopwatch()
+    train = trainer.make_train(model, input_dim=dataset.dim, eval_every=plan.eval_every, seed_chunk=cfg.seed_chunk)
+    hp, clock = trainer.hyper(lanes.points), Stopwatch()
     with jax.default_matmul_precision(cfg.matmul_precision):
         state = resume.from_checkpoint(vdir, plan, log)
         if state is not None:
             log(f"{variant}: resuming from the checkpoint at epoch {state.epoch}")
         else:
             with clock("init_and_epoch0_s"):   # compiles and the first checkpoint included
-                state = resume.fresh(vdir, plan, cfg, init, evaluate, device_data)
-
-        progress = (Progress(variant, plan.epochs, state.epoch, later_epochs=later_epochs) if hosts.primary()
-                    else lambda *a, **k: None)
-        t0 = time.perf_counter() - state.wall_s
-        board = tensorboard.Writer(vdir / "tensorboard") if cfg.tensorboard and hosts.primary() else None
-        if board is not None and state.epoch == 0:
-            board.metrics(state.epochs, state.metrics)
+                params = train.init(trainer.seed_keys(cfg.seed, cfg.num_seeds), hp)
+                state = resume.fresh(vdir, params, train.evaluate(params, device_data, lanes.n_points))
+        hooks = Hooks(vdir, variant, lanes, plan, clock, state, later_epochs, cfg.tensorboard, log)
         while state.epoch < plan.epochs:
             with clock("first_chunk_s" if "first_chunk_s" not in clock.seconds else "chunks_s"):
                 start = state.epoch   # the first chunk compiles the program
-                params, went_bad, new = run(state.params, state.diverged == 0, device_data, plan.chunk)
+                params, went_bad, new = train.run(state.params, hp, device_data, plan.chunk, state.diverged == 0)
                 state.advance(params, new, plan)
                 newly = mark_diverged(state, start, went_bad)
-            folder.save_metrics(vdir, state.epochs, {**state.metrics, "diverged_epoch": state.diverged})
-            if board is not None:
-                fresh = plan.chunk // plan.eval_every
-                board.metrics(state.epochs[-fresh:], {k: v[:, -fresh:] for k, v in state.metrics.items()})
-            faults.point("chunk_done")
-            if newly.size:
-                log_diverged(log, variant, lanes, state, newly)
-            if state.diverged.all():
-                return _diverged(vdir, variant, state, np.flatnonzero(state.diverged), cfg,
-                                 time.perf_counter() - t0, log)
-            progress(state.epoch, state.metrics["test_acc"][state.diverged == 0, -1],
-                     final=state.epoch == plan.epochs)
-            stop = hosts.agree_max(faults.requested())   # every process stops at the same chunk
-            if plan.checkpoint_due(state.epoch) or stop:
-                with clock("checkpoint_s"):
-                    folder.save_checkpoint(vdir, state.epoch, state.params, time.perf_counter() - t0, state.epochs,
-                                           state.metrics)
-            if stop and state.epoch < plan.epochs:
-                raise faults.Interrupted(f"interrupted at epoch {state.epoch} of {variant}; rerun the same command "
-                                         f"to resume", stop)
-
-        extra = summary.lanes_summary(lanes, state.metrics, state.diverged)
+            if not hooks.after_chunk(state, newly):
+                return finish(vdir, variant, lanes, state, hooks.wall_s(), cfg.seed, log, preprocess=cfg.data.preprocess)
+        extra = {}
         if summarize is not None:
             with clock("stats_s"):
-                add_statistics(extra, lanes, state,
-                               lambda p: summarize(model, p, dataset, seed_chunk=cfg.seed_chunk))
-    result = summary.variant_summary(variant, {"epoch": state.epochs, **state.metrics}, time.perf_counter() - t0,
-                                     seeds=cfg.num_seeds, seed=cfg.seed, **extra,
-                                     timing={k: round(v, 3) for k, v in clock.seconds.items()})
-    folder.write_summary(vdir, result)
-    return result
+                extra = statistics(lanes, state, lambda p: summarize(model, p, dataset, seed_chunk=cfg.seed_chunk))
+    return finish(vdir, variant, lanes, state, hooks.wall_s(), cfg.seed, timing=clock.rounded(), **extra)
+
+
+def prepare(vdir, record: dict, truth: dict | None, plan: plans.Plan, log) -> dict | None:
+    """Write the variant's config.json (and the truth of synthetic data: analysis reads it, never regenerates it)
+    and tidy its folder; the summary of a finished variant that verifies, else None (a finished one that does not
+    verify is reopened and trains again from its newest checkpoint that does)."""
+    folder.write_config(vdir, record)
+    if truth is not None:
+        folder.write_truth(vdir, truth)
+    folder.tidy(vdir)
+    if not folder.is_complete(vdir):
+        return None
+    resume.require_digests(vdir)            # a folder an older distnet finished is refused as it is
+    if resume.finished_problem(vdir, plan) is None:
+        log(f"{record['variant']}: finished earlier, skipping ({vdir / 'summary.json'})")
+        return folder.read_summary(vdir)
+    log(f"{record['variant']}: finished earlier, but its newest checkpoint or metrics.npz does not verify; training "
+        f"it again from the newest checkpoint that does")
+    if hosts.primary():
+        folder.unfinish(vdir)
+    return None
+
+
+class Hooks:
+    """What happens after each chunk, in order: metrics.npz (and TensorBoard) written, lanes that went NaN/Inf
+    named, progress shown, a checkpoint when due or when a stop was asked for (then faults.Interrupted)."""
+
+    def __init__(self, vdir, variant: str, lanes: Lanes, plan: plans.Plan, clock: Stopwatch, state: resume.State,
+                 later_epochs: int, tensorboard_on: bool, log):
+        self.vdir, self.variant, self.lanes, self.plan, self.clock, self.log = vdir, variant, lanes, plan, clock, log
+        self.t0 = time.perf_counter() - state.wall_s
+        primary = hosts.primary()
+        self.progress = (Progress(variant, plan.epochs, state.epoch, later_epochs=later_epochs) if primary
+                         else lambda *a, **k: None)
+        self.board = tensorboard.Writer(vdir / "tensorboard") if tensorboard_on and primary else None
+        if self.board is not None and state.epoch == 0:
+            self.board.metrics(state.epochs, state.metrics)
+
+    def wall_s(self) -> float:
+        return time.perf_counter() - self.t0
+
+    def after_chunk(self, state: resume.State, newly: np.ndarray) -> bool:
+        """Run the hooks; False when every lane has gone NaN/Inf (the variant stops)."""
+        self.record(state)
+        faults.point("chunk_done")
+        if newly.size:
+            log_diverged(self.log, self.variant, self.lanes, state, newly)
+        if state.diverged.all():
+            return False
+        self.progress(state.epoch, state.metrics["test_acc"][state.diverged == 0, -1],
+                      final=state.epoch == self.plan.epochs)
+        self.checkpoint(state)
+        return True
+
+    def record(self, state: resume.State) -> None:
+        folder.save_metrics(self.vdir, state.epochs, {**state.metrics, "diverged_epoch": state.diverged})
+        if self.board is not None:
+            fresh = self.plan.chunk // self.plan.eval_every
+            self.board.metrics(state.epochs[-fresh:], {k: v[:, -fresh:] for k, v in state.metrics.items()})
+
+    def checkpoint(self, state: resume.State) -> None:
+        stop = hosts.agree_max(faults.requested())   # every process stops at the same chunk
+        if self.plan.checkpoint_due(state.epoch) or stop:
+            with self.clock("checkpoint_s"):
+                folder.save_checkpoint(self.vdir, state.epoch, state.params, self.wall_s(), state.epochs,
+                                       state.metrics)
+        if stop and state.epoch < self.plan.epochs:
+            raise faults.Interrupted(f"interrupted at epoch {state.epoch} of {self.variant}; rerun the same command "
+                                     f"to resume", stop)
 
 
 def mark_diverged(state: resume.State, start: int, went_bad) -> np.ndarray:
@@ -156,10 +157,11 @@ def log_diverged(log, variant: str, lanes: Lanes, state: resume.State, newly: np
         + (f"the other {left} lane(s) go on" if left else "no lane is left"))
 
 
-def add_statistics(extra: dict, lanes: Lanes, state: resume.State, summarize) -> None:
-    """The summary statistics of the final params, over the lanes that finished: per point for a sweep; for a
-    single point, extra["stats"] as always (with "stats_lanes" naming the lanes when some diverged)."""
-    params = trainer.to_host(state.params)
+def statistics(lanes: Lanes, state: resume.State, summarize) -> dict:
+    """The summary statistics of the final params, over the lanes that finished, as variant_summary takes them:
+    per point for a sweep ("point_stats"); for a single point "stats" (with "stats_lanes" naming the lanes when
+    some diverged)."""
+    params, out = trainer.to_host(state.params), {}
     for i in range(lanes.n_points):
         keep = lanes.alive_of_point(i, state.diverged)
         if not keep:
@@ -167,24 +169,31 @@ def add_statistics(extra: dict, lanes: Lanes, state: resume.State, summarize) ->
         stats = summarize(params if len(keep) == len(state.diverged) else
                           jax.tree.map(lambda a: np.asarray(a)[keep], params))
         if lanes.is_sweep:
-            extra["points"][i].update(stats=stats, stats_lanes=keep)
+            out.setdefault("point_stats", {})[i] = {"stats": stats, "stats_lanes": keep}
         else:
-            extra["stats"] = stats
+            out["stats"] = stats
             if len(keep) < lanes.seeds:
-                extra["stats_lanes"] = keep
+                out["stats_lanes"] = keep
+    return out
 
 
-def _diverged(vdir, variant: str, state: resume.State, seeds: np.ndarray, cfg, wall_s: float, log) -> dict:
-    """Record a NaN/Inf loss or params: name the seeds and the first bad epoch; other variants still run."""
-    first = int(state.diverged[seeds].min())
-    lrs = config.sweep_axes(cfg)["lr"]
-    log(f"{variant}: loss or parameters became NaN/Inf for seed(s) {seeds.tolist()} by epoch {first}; every lane "
-        f"has, so this variant stops (lr={lrs[0] if len(lrs) == 1 else lrs} may be too large for "
-        f"data.preprocess={cfg.data.preprocess!r})")
-    result = summary.variant_summary(variant, {"epoch": state.epochs, **state.metrics}, wall_s,
-                                     seeds=cfg.num_seeds, seed=cfg.seed,
-                                     **summary.lanes_summary(Lanes.from_config(cfg), state.metrics, state.diverged))
-    result.update(status="diverged", diverged_seeds=seeds.tolist(), diverged_epoch=first)
+def finish(vdir, variant: str, lanes: Lanes, state: resume.State, wall_s: float, seed: int, log=print,
+           timing: dict | None = None, preprocess: str = "", **stats) -> dict:
+    """Write and return summary.json: the metrics' summary, the lanes (diverged ones named; a sweep's points) and
+    `stats` (see statistics). A variant whose every lane went NaN/Inf is recorded as "diverged": its seeds and
+    first bad epoch named (other variants still run)."""
+    extra = summary.lanes_summary(lanes, state.metrics, state.diverged)
+    for i, point in stats.pop("point_stats", {}).items():
+        extra["points"][i].update(point)
+    result = summary.variant_summary(variant, {"epoch": state.epochs, **state.metrics}, wall_s, seeds=lanes.seeds,
+                                     seed=seed, **extra, **stats, **({} if timing is None else {"timing": timing}))
+    if state.diverged.all():
+        seeds, first = np.flatnonzero(state.diverged), int(state.diverged.min())
+        lrs = sorted({p["lr"] for p in lanes.points})
+        log(f"{variant}: loss or parameters became NaN/Inf for seed(s) {seeds.tolist()} by epoch {first}; every "
+            f"lane has, so this variant stops (lr={lrs[0] if len(lrs) == 1 else lrs} may be too large for "
+            f"data.preprocess={preprocess!r})")
+        result.update(status="diverged", diverged_seeds=seeds.tolist(), diverged_epoch=first)
     folder.write_summary(vdir, result)
     return result
 
