@@ -7,8 +7,8 @@ from pathlib import Path
 
 from helpers import SRC
 
-PARTS = {"distnet.config": 0, "distnet.lanes": 0, "distnet.data": 1, "distnet.sources": 1, "distnet.nn": 2,
-         "distnet.run": 3, "distnet.analysis": 4}
+PARTS = {"distnet.config": 0, "distnet.lanes": 0, "distnet.data": 1, "distnet.sources": 1, "distnet.npz": 1,
+         "distnet.nn": 2, "distnet.run": 3, "distnet.analysis": 4}
 
 
 def part(module: str) -> int:

@@ -5,6 +5,7 @@ the data flows:
 
     config.py, lanes.py  what a study is: its config schema and its lanes (sweep points x seeds)
     data.py, sources.py  its datasets (sources.py: gzip IDX folders and tensorflow-datasets)
+    npz.py               a dataset of your own arrays in one .npz file (data.name=npz)
     nn/                  the networks: layers, the exact 16-bit first layer, the variant registry
     run/                 running a study: the pure trainer, the plan, the study loop, the run folder
     analysis/            analysing a study: statistics, probes, comparisons, report, figures

@@ -29,7 +29,7 @@ PROTOCOL_FIELDS = ("seed", "num_seeds", "epochs", "lr", "hidden", "eval_every", 
 # tests/test_study.py).
 PROGRAM_FIELDS = ("seed_chunk",)
 # Where the data is read from, not compared: the data itself is compared by its SHA-256 (distnet.run.folder).
-LOCATION_FIELDS = ("dir", "source")     # of config.data
+LOCATION_FIELDS = ("dir", "source", "path")     # of config.data
 # Every other field, and why a resume need not compare it (tests/test_preflight.py checks that this list and the
 # two above cover every field of base()).
 UNCOMPARED_FIELDS = {
@@ -64,9 +64,10 @@ SCHEMA = (
     ("offsetl2_form", "paper", "paper: ||alpha*(x-mu)||; code: sqrt(sum alpha*(x-mu)^2)"),
     ("tensorboard", False, "also write TensorBoard scalars to <variant>/tensorboard/ (no TF needed)"),
     ("md_rank", 0, "rows of each MD head's P_c (*-MD variants); 0 = hidden (full rank)"),
-    ("data.name", "mnist", "mnist | fashion_mnist | gaussians"),
+    ("data.name", "mnist", "mnist | fashion_mnist | gaussians | npz (your arrays: data.path)"),
     ("data.source", "auto", "auto: data.dir or $DISTNET_DATA_DIR if set, else tfds"),
     ("data.dir", "", "a folder with the four gzip IDX files (else $DISTNET_DATA_DIR/<name>)"),
+    ("data.path", "", "npz only: a .npz file holding x_train, y_train, x_test, y_test"),
     ("data.preprocess", "raw", "the released code trains on raw 0..255 pixels"),
     ("data.n_train", 0, "0 = the whole training set"),
     ("data.n_test", 0, "0 = the whole test set"),
@@ -197,6 +198,8 @@ def protocol(cfg) -> dict:
     out = {k: d[k] for k in PROTOCOL_FIELDS}
     if d.get("md_rank", 0):   # recorded only when set, so folders written before the field still resume
         out["md_rank"] = d["md_rank"]
+    if not out["data"].get("path"):   # likewise data.path: folders from before it still take new variants
+        out["data"] = {k: v for k, v in out["data"].items() if k != "path"}
     for field, default in SWEEP_DEFAULTS.items():
         if tuple(d.get(field, default)) != default:
             out[field] = list(d[field])

@@ -1,5 +1,5 @@
 """Datasets as in-memory numpy arrays: local gzip IDX folders and tensorflow-datasets (read in distnet.sources),
-synthetic Gaussians.
+a user's .npz file (distnet.npz), synthetic Gaussians.
 
 `load(cfg.data)` returns a Dataset with x_* float32 (N, D) and y_* int32 (N,), preprocessed as configured,
 plus provenance (`info`: source, files and their SHA-256) to record with every run.
@@ -15,10 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from distnet.config import ConfigError, is_int
+from distnet.npz import load_npz
 from distnet.sources import (ENV_DIR, IDX_FILES, DataError, Dataset, load_idx, load_tfds,  # noqa: F401 (the API)
                              parse_idx, unreachable)
 
-NAMES = ("mnist", "fashion_mnist", "gaussians")
+NAMES = ("mnist", "fashion_mnist", "gaussians", "npz")
 SOURCES = ("auto", "idx", "tfds")
 PREPROCESS = ("raw", "standardize", "unit")
 # generator fields a gaussians config may add (configs/geometry_gaussians.py). They are not in config.base(), so
@@ -87,6 +88,13 @@ def check_config(dcfg) -> None:
     for field in ("n_train", "n_test"):
         if not is_int(dcfg[field]) or dcfg[field] < 0:
             raise ConfigError(f"config.data.{field}={dcfg[field]!r} must be an integer >= 0 (0 = all)")
+    path = dcfg.get("path", "")     # run folders written before data.path have none
+    if dcfg.name == "npz" and (not isinstance(path, str) or not path):
+        raise ConfigError(f"config.data.name=npz needs config.data.path=FILE.npz, a file holding x_train, y_train, "
+                          f"x_test and y_test (got {path!r})")
+    if dcfg.name != "npz" and path:
+        raise ConfigError(f"config.data.path={path!r} is read only with config.data.name=npz (this is "
+                          f"{dcfg.name!r}); set data.name=npz, or drop data.path")
     if dcfg.name == "gaussians" and (not is_int(dcfg.dim) or dcfg.dim < 1):
         raise ConfigError(f"config.data.dim={dcfg.dim!r} must be a positive integer (>= 1)")
     if not is_int(dcfg.seed) or not 0 <= dcfg.seed < 2 ** 32:
@@ -151,6 +159,9 @@ def load(dcfg) -> Dataset:
         ds = gaussians(n_train or 2000, n_test or 1000, dim=dcfg.dim, seed=dcfg.seed,
                        **{k: dcfg.get(k, v) for k, v in GAUSSIAN_DEFAULTS.items()})
         scale = float(np.abs(ds.x_train).max())
+    elif dcfg.name == "npz":
+        ds = load_npz(dcfg.path)
+        scale = float(np.abs(ds.x_train).max()) or 1.0     # unit: the largest |x| of the training split
     else:
         folder = resolve_dir(dcfg)
         source = dcfg.source
@@ -184,7 +195,10 @@ def data_difference(trained: dict, now: dict) -> str | None:
     if a == b:
         return None
     old, new = trained.get("files", {}), now.get("files", {})
-    changed = [f"{stem}.gz in {now.get('dir')} has SHA-256 {new[stem]['sha256'][:16]}... but the run trained on "
+
+    def where(stem):   # an npz source is one file, recorded under its name
+        return now["path"] if now.get("source") == "npz" else f"{stem}.gz in {now.get('dir')}"
+    changed = [f"{where(stem)} has SHA-256 {new[stem]['sha256'][:16]}... but the run trained on "
                f"{old[stem]['sha256'][:16]}..." for stem in sorted(old) if stem in new
                and old[stem]["sha256"] != new[stem]["sha256"]]
     return "; ".join(changed or [f"its arrays hash to {str(b)[:16]}... but the run trained on arrays hashing to "
@@ -193,13 +207,17 @@ def data_difference(trained: dict, now: dict) -> str | None:
 
 def reload(record: dict, vdir) -> Dataset:
     """The dataset a variant folder `vdir` was trained on (`record`: its config.json), from where it was read then
-    (config.json records the folder and the SHA-256 of every array), so analysis needs no $DISTNET_DATA_DIR; only
-    when that folder is gone does it go through load() as the config says (data.dir, $DISTNET_DATA_DIR, tfds). A
-    DataError when the data found is not what the run trained on, or when nothing is found (naming where it was)."""
+    (config.json records the folder, or the .npz file, and the SHA-256 of every array), so analysis needs no
+    $DISTNET_DATA_DIR; only when an IDX folder is gone does it go through load() as the config says (data.dir,
+    $DISTNET_DATA_DIR, tfds). A DataError when the data found is not what the run trained on, or when nothing is
+    found (naming where it was)."""
     import ml_collections
     dcfg = ml_collections.ConfigDict(record["config"]["data"])
-    was = record["data"].get("dir") if record["data"].get("source") == "idx" else None
-    if was:    # never fall through to a download: the run read local files
+    source = record["data"].get("source")
+    was = record["data"].get({"idx": "dir", "npz": "path"}.get(source, ""))
+    if source == "npz":   # the file it read, by its absolute path: the config's may be relative to another folder
+        dcfg.path = was
+    elif was:    # never fall through to a download: the run read local files
         dcfg.source = "idx"
         if Path(was).is_dir():
             dcfg.dir = was
@@ -208,10 +226,14 @@ def reload(record: dict, vdir) -> Dataset:
     except DataError as e:
         if not was:
             raise
+        if source == "npz":
+            raise DataError(f"{vdir} was trained on {was}, which cannot be read now ({e}); put that file back "
+                            f"there") from None
         raise DataError(f"{vdir} was trained on the files in {was}, which are gone, and none were found "
                         f"instead ({e}); point ${ENV_DIR} (or data.dir) at a folder holding them") from None
     differs = data_difference(record["data"], ds.info)
     if differs:
-        raise DataError(f"{vdir} was trained on other data: {differs}; put the original data back (or point "
-                        f"data.dir / ${ENV_DIR} at it)")
+        back = f"the original file back at {was}" if source == "npz" else \
+            f"the original data back (or point data.dir / ${ENV_DIR} at it)"
+        raise DataError(f"{vdir} was trained on other data: {differs}; put {back}")
     return ds
