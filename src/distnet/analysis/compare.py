@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from distnet.lanes import Lanes
-from distnet.analysis import author_stats, significance, unfinished
+from distnet.analysis import author_stats, ledger, significance, unfinished
 from distnet.analysis.published import (HIDDEN, LR, N_TEST, N_TRAIN, NOTES_ACTIVITY, NOTES_CLAMP, PAPER_T,
                                       PREPROCESS, PUBLISHED, SEEDS)
 from distnet.run import folder, summary
@@ -104,7 +104,7 @@ def _seed_mean(x):
 def variant_row(r) -> dict:
     """Per variant: accuracy statistics, training accuracy, plateau epoch, dead units, distance share, probes."""
     m, s = r["metrics"], r["stats"] or {}
-    row = {"name": r["name"], "protocol": r["protocol"], "status": r["status"],
+    row = {"name": r["name"], "variant": r["variant"], "protocol": r["protocol"], "status": r["status"],
            "diverged_lanes": r.get("diverged_lanes", 0),
            "test_acc": summary.describe(m["test_acc"][:, -1], summary.ACCURACY),
            "test_acc_per_seed": m["test_acc"][:, -1].tolist(),
@@ -130,6 +130,8 @@ def variant_row(r) -> dict:
     if "ood" in s:
         row["ood"] = {"reading_kind": s["ood"]["reading_kind"],
                       "sets": {name: {k: v["summary"] for k, v in per.items()} for name, per in s["ood"]["sets"].items()}}
+    if "noise" in s:
+        row["noise"] = {"scales": list(s["noise"]["scale_of_inputs_std"]), "accuracy": s["noise"]["accuracy"]}
     if "known_answers_s" in s:
         row["known_answers_s"] = s["known_answers_s"]
     return row
@@ -254,13 +256,19 @@ def build(dirs) -> tuple[dict, list[dict]]:
         also = f" (unfinished: {', '.join(map(unfinished.text, stopped))})" if stopped else ""
         raise ValueError(f"no finished variant in {', '.join(map(str, dirs))}{also}; train one with train.py first, "
                          f"or rerun its train.py command to finish it")
-    good = finished(records)
     refs = [r for r in (folder.load_reference(d) for d in dirs) if r is not None]
-    return {"dirs": [str(d) for d in dirs], "variants": [variant_row(r) for r in records],
-            "geometry_reference": refs[0] if refs else None, "sweep": sweep_table(records),
-            "diverged": [r["name"] for r in records if r["status"] == "diverged"], "unfinished": stopped,
-            "pairs": pair_rows(good), "untested_pairs": untested_pairs(good), "paper_t": paper_t_rows(),
-            "published": published_rows(good), "author": author_rows(good)}, records
+    return from_records(records, dirs, refs[0] if refs else None, stopped), records
+
+
+def from_records(records, dirs=(), reference: dict | None = None, stopped=()) -> dict:
+    """The comparison of gathered records (see gather), findings ledger included."""
+    good = finished(records)
+    rep = {"dirs": [str(d) for d in dirs], "variants": [variant_row(r) for r in records],
+           "geometry_reference": reference, "sweep": sweep_table(records),
+           "diverged": [r["name"] for r in records if r["status"] == "diverged"], "unfinished": list(stopped),
+           "pairs": pair_rows(good), "untested_pairs": untested_pairs(good), "paper_t": paper_t_rows(),
+           "published": published_rows(good), "author": author_rows(good)}
+    return {"findings": ledger.build(rep), **rep}
 
 
 def sweep_table(records) -> dict | None:

@@ -3,20 +3,13 @@ numbers, with the figures) and the accuracy table as LaTeX, from the plain data 
 Each markdown section is one function returning its lines."""
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 from distnet.analysis import unfinished
-from distnet.analysis.render_known import geometry_section, input_prototypes_section, ood_section
+from distnet.analysis import ledger
+from distnet.analysis.render_author import author_body, author_section
+from distnet.analysis.render_known import fmt_num, fmt_p, geometry_section, input_prototypes_section, ood_section
 from distnet.run import summary
-
-
-def fmt_num(x, fmt="{:.2f}"):
-    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else fmt.format(x)
-
-
-def fmt_p(x):
-    return "n/a" if x is None or math.isnan(x) else (f"{x:.2e}" if x < 1e-3 else f"{x:.3f}")
 
 
 def fmt_half(h) -> str:
@@ -125,47 +118,6 @@ def paper_t_section(rep: dict) -> list[str]:
     return lines
 
 
-def _notes_count(mean, std) -> str:
-    return f"{mean:.2f}" + (f" +/- {std:.2f}" if std is not None else "")
-
-
-def author_section(rep: dict) -> list[str]:
-    a = rep.get("author") or {}
-    if not a.get("activity") and not a.get("clamp"):
-        return []
-    lines = ["## The author's statistics, by the released scripts' definitions, vs published",
-             "distnet.analysis.author_stats states the definitions (analyze_dead_nodes.py, "
-             "analyze_layer_perturbation.py). Published: the author's notes, 20 runs of the paper's protocol; a run "
-             "with another protocol is not comparable number for number.", "",
-             "Dead and rarely active units (rare: active on fewer than 1% of the split's inputs, dead included; "
-             "mean +/- std over seeds, ddof 1):", "",
-             "| variant | split | layer | units | dead | rarely active | rarely active % | vs published: dead | "
-             "vs published: rarely active |", "|" + "---|" * 9]
-    for r in a.get("activity", []):
-        n = r["notes"]
-        lines.append(f"| {r['name']} | {r['split']} | {r['layer']} | {r['units']} | "
-                     f"{r['dead']['mean']:.2f} +/- {fmt_num(r['dead']['std'])} | "
-                     f"{r['rare']['mean']:.2f} +/- {fmt_num(r['rare']['std'])} | {r['rare']['pct']:.2f} | "
-                     + (f"{_notes_count(n['dead'], n['dead_std'])} | {_notes_count(n['rare'], n['rare_std'])} |"
-                        if n else "n/a | n/a |"))
-    lines += ["", "Layer clamp probe: where accuracy halves, % of the range counted from its bottom (mean over the "
-              "seeds that halve; the script's definition in the last step, also on the seed-mean curve):", "",
-              "| variant | definition | from below | from above | seeds halving (below, above) | "
-              "vs published: below | vs published: above |", "|" + "---|" * 7]
-    for r in a.get("clamp", []):
-        n = r["notes"] or {}
-        for i, st in enumerate(r["steps"]):
-            last = i == len(r["steps"]) - 1
-            pub = (f"{n['below']} | {n['above']} |" if n else "n/a | n/a |") if last else " | |"
-            lines.append(f"| {r['name']} | {st['definition']} | {fmt_num(st['below'], '{:.1f}')} | "
-                         f"{fmt_num(st['above'], '{:.1f}')} | {st['halved'][0]}, {st['halved'][1]} of {st['seeds']} | "
-                         + pub)
-        mc = r["mean_curve"]
-        lines.append(f"| {r['name']} | the script's definition, on the seed-mean curve | {fmt_num(mc['below'], '{:.1f}')} | "
-                     f"{fmt_num(mc['above'], '{:.1f}')} | | {n.get('below', 'n/a')} | {n.get('above', 'n/a')} |")
-    return lines
-
-
 def published_section(rep: dict) -> list[str]:
     rows = rep["published"]
     comparable = [r for r in rows if r["comparable"]]
@@ -221,18 +173,30 @@ def sweep_section(rep: dict) -> list[str]:
 
 
 def markdown(rep: dict, figures: list[str]) -> str:
-    """report.md: every section, then the figures (paths relative to the report)."""
-    sections = [sweep_section, accuracy_section, units_section, probes_section, geometry_section, input_prototypes_section,
-                ood_section, pairs_section, published_section, author_section]
+    """report.md: the findings ledger, the body (one definition per quantity: the author's where the numbers meet
+    his notes, distnet's elsewhere), the figures (paths relative to the report), then an appendix with the other
+    definitions and every pairwise test."""
+    body = [sweep_section, accuracy_section, published_section, author_body, geometry_section,
+            input_prototypes_section, ood_section]
+    appendix = [units_section, probes_section, author_section, pairs_section]
     lines = ["# Variant comparison", "", f"Run folders: {', '.join(rep['dirs'])}"]
     if rep.get("unfinished"):
         lines += [""] + unfinished_lines(rep)
-    for section in sections:
-        body = section(rep)
-        if body:
-            lines += [""] + body
+    if rep.get("findings"):
+        lines += [""] + ledger.markdown(rep["findings"])
+    for section in body:
+        lines += _section(section(rep))
     lines += ["", "## Figures", ""] + [f"![{Path(f).stem}]({f})" for f in figures]
+    lines += ["", "## Appendix: other definitions and every test",
+              "distnet's own definitions of the unit counts and probes, every step between them and the author's "
+              "scripts, and every pairwise test behind the findings."]
+    for section in appendix:
+        lines += [line.replace("## ", "### ", 1) if line.startswith("## ") else line for line in _section(section(rep))]
     return "\n".join(lines) + "\n"
+
+
+def _section(body: list[str]) -> list[str]:
+    return [""] + body if body else []
 
 
 def latex(rep: dict) -> str:

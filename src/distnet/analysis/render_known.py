@@ -1,8 +1,19 @@
 """The report's sections on the analyses with known answers (python -m distnet.analysis.analyze): the first
 layers, prototypes and centres against a synthetic dataset's truth, the input-space prototypes, and how well the
 outputs tell test inputs from outliers. Each section is one function returning its markdown lines (an empty list
-when no variant has the analysis); distnet.analysis.render puts them in report.md."""
+when no variant has the analysis); distnet.analysis.render puts them in report.md. Also the number formats every
+section shares."""
 from __future__ import annotations
+
+import math
+
+
+def fmt_num(x, fmt="{:.2f}"):
+    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else fmt.format(x)
+
+
+def fmt_p(x):
+    return "n/a" if x is None or math.isnan(x) else (f"{x:.2e}" if x < 1e-3 else f"{x:.3f}")
 
 
 def fmt_ci(d, pct=False, nd=3) -> str:
