@@ -2,7 +2,8 @@
 
 A record is what `distnet.analysis.compare.gather` returns: {"name", "metrics", "stats" (or None), ...}. Here: the
 training curves, final accuracies, sweeps and prototypes, and all_figures; the figures of analyze's probes live in
-plots_probes (re-exported here), the pieces they share in plots_common.
+plots_probes (re-exported here), the feature-space atlas's in plots_atlas, the pieces they share in
+plots_common.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import numpy as np
 from distnet.analysis.plots_common import (CLAMP_NAMES, LAYER_NAMES, band, error_pct, legend_outside,  # noqa: F401
                                            log_ticks, value_ticks)
 from distnet.analysis.plots_probes import class_distributions, dead_units, noise, ood_auroc, perturbation  # noqa: F401
-from distnet.analysis import report_files
+from distnet.analysis import plots_atlas, report_files
 from distnet.run import folder
 
 
@@ -194,6 +195,7 @@ def all_figures(records, into, log=print, shown_as=None) -> list[Path]:
     images = [r for r in with_protos if r["protocol"]["data"] in IMAGE_DATA and folder.load_prototypes(r["dir"])]
     if images:
         todo.append(("prototypes", prototype_grid, images))
+    todo += plots_atlas.figures(records, into, log)   # the feature-space atlas; its numbers in figures/atlas.json
     paths = []
     for name, fn, arg in todo:
         fig = fn(arg)
