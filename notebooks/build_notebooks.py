@@ -1,4 +1,4 @@
-"""Write notebooks/01_results.ipynb and 02_distance_geometry.ipynb (no outputs). Run: python notebooks/build_notebooks.py
+"""Write notebooks/01_results.ipynb, 02_distance_geometry.ipynb and 03_what_did_they_learn.ipynb (no outputs). Run: python notebooks/build_notebooks.py
 
 The notebooks are generated so that their source stays reviewable here; edit this file, not the .ipynb.
 Each notebook's first code cell holds its parameters, tagged `parameters` (papermill -p RUN_DIR DIR sets them);
@@ -52,8 +52,8 @@ RESULTS = [
 ]
 
 GEOMETRY = [
-    ("markdown", "# Distance geometry of one trained network\nFor the variant and seed chosen below: classes "
-                 "along first-layer units, prototypes and centres, the output layer's distance or intensity "
+    ("markdown", "# Distance geometry of one trained network\nFor the variant and seed chosen below: the "
+                 "feature-space atlas, classes along first-layer units, prototypes and centres, the output layer's distance or intensity "
                  "reading, perturbation and noise curves. Read from the statistics `python -m distnet.analysis.analyze` "
                  "wrote (stats.json); whatever is missing is computed here from the checkpoint (never trained)."),
     ("code", 'RUN_DIR = "runs/default"\nVARIANT = "ReLU"\nSEED = 0'),
@@ -69,6 +69,19 @@ GEOMETRY = [
              "def seed_of(tree):\n"
              "    \"\"\"This seed's values as float arrays (null -> NaN).\"\"\"\n"
              "    return jax.tree_util.tree_map(lambda a: np.asarray(a, float)[K], tree, is_leaf=lambda a: isinstance(a, list))"),
+    ("markdown", "## The feature space at a glance\nThis seed's hidden and output layers in 2-D: a PCA fitted on "
+                 "the layer's values of every training input (each axis says the share of the variance it keeps), "
+                 "training inputs coloured by class, misclassified test inputs ringed in black, class means (X), the "
+                 "output layer's learned centres (stars, heads that have them), analyze's input-space prototypes "
+                 "(diamonds) and, for Gaussian data, the true class means (hollow squares) and principal axes mapped "
+                 "through the network. Seed agreement: how alike every seed's class-mean layout is (1 = the same "
+                 "picture up to rotation and scale), so one seed's picture is not mistaken for the rule."),
+    ("code", "from distnet.analysis import atlas, plots_atlas\n"
+             "A = atlas.variant_atlas(vdir, ds, seed=SEED)\n"
+             "display(plots_atlas.variant_figure(A)); plt.close('all')\n"
+             "for layer, g in A['layers'].items():\n"
+             "    print(f\"{plots.LAYER_NAMES[layer]}: PC1 and PC2 keep {g['shares'][0]:.0%} and {g['shares'][1]:.0%} \"\n"
+             "          f\"of the variance; {plots_atlas.agreement_text(g['agreement'])}\")"),
     ("markdown", "## Classes along first-layer units\nPre-activations are signed distances to each unit's "
                  "hyperplane (up to the norm of its weights). Units sorted by how well they separate classes."),
     ("code", "m = seed_of(S['class_distributions'])\n"
@@ -153,6 +166,51 @@ GEOMETRY = [
 ]
 
 
+LEARNED = [
+    ("markdown", "# What did the networks learn?\nThe findings ledger of `RUN_DIR` (the rows of report.md's "
+                 "\"Findings\"), one question at a time, each with the figure that shows it. Every verdict is computed "
+                 "from the folder's numbers by the rule in its row; a claim the folder cannot test names the command "
+                 "that would make it testable. Set `RUN_DIR` below; nothing is trained."),
+    ("code", 'RUN_DIR = "runs/default"'),
+    ("code", SETUP + "\nfrom distnet.analysis import compare, findings, ledger, plots, render_known\n"
+             "rep, records = compare.build([RUN])\nrows = rep['findings']\n"
+             "with_stats = [r for r in records if r['stats']]\n\n\n"
+             "def show(*starts):\n"
+             "    \"\"\"The ledger's rows whose claim starts with one of `starts`, as a table.\"\"\"\n"
+             "    picked = [r for r in rows if r['claim'].startswith(starts)]\n"
+             "    display(Markdown('\\n'.join(ledger.markdown(picked)[3:])))\n\n\n"
+             "def figure(fig):\n    display(fig)\n    plt.close(fig)\n\n\n"
+             "print('verdicts: ' + ', '.join(f'{sum(r[\"verdict\"] == v for r in rows)} {v}' for v in findings.VERDICTS))"),
+    ("markdown", "## Does the protocol reproduce the paper's accuracies and their order?\nTable 1, the discussion "
+                 "text, Table 2 and Table 3 disagree with each other; the verdicts say which one this folder's "
+                 "numbers side with (at the paper's protocol, or at this folder's own, as each row says)."),
+    ("code", "show(\"the main study's\", \"the bias study's\", 'the main variants rank', 'ReLU2 (forced', "
+             "'ReLU2-Neg beats', 'Abs2 beats', 'an output bias', 'OffsetL2')\nfigure(plots.final_accuracy(records))"),
+    ("markdown", "## Do first-layer units measure distances along the true axes?\nOnly a folder with a known "
+                 "answer (synthetic Gaussians: `configs/geometry_gaussians.py`) can say; the table puts each variant "
+                 "between the analytic network and an untrained one."),
+    ("code", "show('trained first-layer units', 'first-layer hyperplanes')\n"
+             "geometry = render_known.geometry_section(rep)\n"
+             "display(Markdown('\\n'.join(geometry[1:]))) if geometry else print('no known truth in this folder')"),
+    ("markdown", "## Do distance-coded outputs put their prototypes on the class means?"),
+    ("code", "show('distance-coded outputs')\n"
+             "images = [r for r in with_stats if 'input_prototypes' in r['stats'] and r['protocol']['data'] in plots.IMAGE_DATA\n"
+             "          and folder.load_prototypes(r['dir'])]\n"
+             "if images:\n    figure(plots.prototype_grid(images))\n"
+             "else:\n    print('no input-space prototypes of images here: `python -m distnet.analysis.analyze RUN_DIR` finds them')"),
+    ("markdown", "## Does a little input noise, or an outlier, move distance-coded outputs less?"),
+    ("code", "show('small input noise', 'the distance reading')\n"
+             "probed = [r for r in with_stats if 'noise' in r['stats']]\n"
+             "if probed:\n    figure(plots.noise(probed))\n"
+             "if any('ood' in r['stats'] for r in with_stats):\n    figure(plots.ood_auroc(records))\n"
+             "if not probed:\n    print('no probes here: `python -m distnet.analysis.analyze RUN_DIR` runs them')"),
+    ("markdown", "## Dead units and clamp probes against the author's notes"),
+    ("code", "show('dead units', 'rarely active', 'clamp half points')\n"
+             "if any('summary' in r['stats'] for r in with_stats):\n    figure(plots.dead_units(records))\n"
+             "if any('perturbation' in r['stats'] for r in with_stats):\n    figure(plots.perturbation(records))"),
+]
+
+
 def build(cells) -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -166,6 +224,6 @@ def build(cells) -> nbformat.NotebookNode:
 
 
 if __name__ == "__main__":
-    for name, cells in (("01_results", RESULTS), ("02_distance_geometry", GEOMETRY)):
+    for name, cells in (("01_results", RESULTS), ("02_distance_geometry", GEOMETRY), ("03_what_did_they_learn", LEARNED)):
         nbformat.write(build(cells), HERE / f"{name}.ipynb")
         print(f"wrote notebooks/{name}.ipynb")

@@ -10,7 +10,8 @@ from nbclient import NotebookClient
 from helpers import ROOT
 
 NOTEBOOKS = {"01_results": 'RUN_DIR = {run!r}',
-             "02_distance_geometry": 'RUN_DIR = {run!r}\nVARIANT = "Abs2-Neg"\nSEED = 1'}
+             "02_distance_geometry": 'RUN_DIR = {run!r}\nVARIANT = "Abs2-Neg"\nSEED = 1',
+             "03_what_did_they_learn": 'RUN_DIR = {run!r}'}
 
 
 def _read(name):
@@ -29,7 +30,7 @@ def test_notebook_is_committed_without_outputs(name):
 
 
 @pytest.mark.parametrize("name, analyzed", [("01_results", False), ("02_distance_geometry", False),
-                                            ("02_distance_geometry", True)])
+                                            ("02_distance_geometry", True), ("03_what_did_they_learn", True)])
 def test_notebook_runs_against_a_smoke_run(name, analyzed, smoke_run, tmp_path):
     run = smoke_run
     if analyzed:     # 02 then reads stats.json instead of recomputing
@@ -48,8 +49,14 @@ def test_notebook_runs_against_a_smoke_run(name, analyzed, smoke_run, tmp_path):
     assert images, "the notebook drew no figure"
     # for people: no raw reprs of arrays, dicts of statuses or Paths
     assert "array(" not in text and "PosixPath(" not in text and "{'" not in text, text
+    if name == "03_what_did_they_learn":     # the ledger's verdicts, each question's table, its figures
+        markdown = "".join(o.get("data", {}).get("text/markdown", "") for o in outputs)
+        assert text.startswith("verdicts: ") and markdown.count("| claim | source | verdict |") == 5
+        assert "**not testable here**" in markdown and "configs/paper_bias.py" in markdown   # no -Bias twins here
+        assert "analytic (Mahalanobis, from the truth)" in markdown      # the smoke data's truth: geometry is shown
     if name == "02_distance_geometry":
         assert "distance-code share" in text and "accuracy halves at fraction" in text
+        assert "PC1 and PC2 keep" in text and "seed agreement (2 seeds): layout" in text    # it opens with the atlas
         assert ("no stats.json" in text) != analyzed
 
 
