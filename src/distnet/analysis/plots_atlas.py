@@ -89,7 +89,8 @@ def legend(fig, atlases, ncol=1):
     col = class_colours(classes)
     present = {k for a in atlases for L in a["layers"].values() for k in L}
     h = [Line2D([], [], ls="", marker="o", color=col[c], label=f"class {c}") for c in range(classes)]
-    h.append(Line2D([], [], ls="", marker="o", mfc="0.6", mec="k", label="misclassified test input (true class)"))
+    if any(len(L["missed"]) for a in atlases for L in a["layers"].values()):
+        h.append(Line2D([], [], ls="", marker="o", mfc="0.6", mec="k", label="misclassified test input (true class)"))
     h += [Line2D([], [], ls="", marker=s["marker"], mfc="none" if k in HOLLOW else "0.6",
                  mec="0.4" if k in HOLLOW else "k", mew=2 if k in HOLLOW else 1, ms=8, label=text)
           for k, text, s in MARKS if k in present]
