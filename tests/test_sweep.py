@@ -192,3 +192,26 @@ def test_a_folder_with_other_sweep_values_is_refused_and_one_from_before_sweeps_
     smoke_cfg.lrs = (0.01, 0.05)
     assert config.diff(config.identity(now), config.identity(smoke_cfg.to_dict())) == [
         "lrs (folder: [], now: [0.01, 0.05])"]
+
+
+def test_width_variants_equal_runs_at_that_width_bit_for_bit(tmp_path):
+    """config.widths trains each variant at each width as its own variant folder NAME@W: the very run of that
+    variant with config.hidden=W (widths cannot share a program: their parameters differ in shape)."""
+    cfg = sweep_cfg(widths=(4, 8))
+    study.run_all(cfg, tmp_path / "widths", log=lambda *a: None)
+    assert folder.list_variants(tmp_path / "widths") == ["Abs2-Neg@4", "Abs2-Neg@8"]
+    for w in (4, 8):
+        alone = sweep_cfg(hidden=w)
+        study.run_all(alone, tmp_path / f"h{w}", log=lambda *a: None)
+        got = lane_leaves(tmp_path / "widths" / f"Abs2-Neg@{w}", slice(None))
+        assert checkpoint.restore(tmp_path / "widths" / f"Abs2-Neg@{w}")["hidden"]["kernel"].shape[-1] == w
+        assert_bitwise(got, lane_leaves(tmp_path / f"h{w}" / "Abs2-Neg", slice(None)))
+
+
+@pytest.mark.parametrize("widths, variants, says", [((4, 0), "ReLU", "distinct positive integers"),
+                                                     ((4, 4), "ReLU", "distinct positive integers"),
+                                                     ((4,), "ReLU@8", "both set a width")])
+def test_bad_widths_are_named(smoke_cfg, widths, variants, says):
+    smoke_cfg.widths, smoke_cfg.variants = widths, variants
+    with pytest.raises(config.ConfigError, match=says):
+        config.variant_list(smoke_cfg)

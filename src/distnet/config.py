@@ -39,6 +39,7 @@ UNCOMPARED_FIELDS = {
     "split": "compared as it resolves, config.json's first_layer (distnet.run.preflight)",
     "distributed": "says where seeds run; another backend or device count is said aloud (distnet.run.preflight)",
     "tensorboard": "only adds event files beside the run (tests/test_study.py: numbers unchanged)",
+    "widths": "each width is its own variant folder, NAME@W, whose name holds the width",
 }
 
 
@@ -54,6 +55,7 @@ SCHEMA = (
     ("init_scales", (1.0,), "multipliers of every Linear's PyTorch-default init bound, swept as lanes"),
     ("weight_decays", (0.0,), "L2 coefficients (SGD on loss + wd/2 ||params||^2), swept as lanes"),
     ("hidden", 128, "first-layer units"),
+    ("widths", (), "hidden widths to train every variant at, each its own variant NAME@W, e.g. (4, 10, 32)"),
     ("eval_every", 1, "record train loss/acc and test acc every this many epochs"),
     ("checkpoint_every", 1000, "epochs between checkpoints (also at step 0 and at the end)"),
     ("chunk_epochs", 100, "epochs per compiled scan: progress and NaN checks happen between"),
@@ -164,7 +166,12 @@ def variant_list(cfg) -> list[str]:
         raise ConfigError("config.variants is empty; give a comma list such as ReLU,Abs2-Neg")
     if len(set(names)) != len(names):
         raise ConfigError(f"config.variants lists a variant twice: {cfg.variants}")
-    return names
+    widths = list(cfg.get("widths", ()))
+    if any(not is_int(w) or w < 1 for w in widths) or len(set(widths)) != len(widths):
+        raise ConfigError(f"config.widths={tuple(widths)!r} must be distinct positive integers, e.g. '(4,10,32)'")
+    if widths and any("@" in n for n in names):
+        raise ConfigError("config.widths and a variant named NAME@W both set a width; use one of them")
+    return [f"{n}@{w}" for n in names for w in widths] if widths else names
 
 
 def check(cfg) -> None:
@@ -245,7 +252,8 @@ def check_sweep(cfg) -> None:
             raise ConfigError(f"config.{field}={tuple(values)!r} lists a value twice; give each value once")
 
 
-SWEEP_EXAMPLES = {"lrs": "(1e-4,1e-3)", "init_scales": "(0.5,1.0,2.0)", "weight_decays": "(0.0,1e-4)"}
+SWEEP_EXAMPLES = {"lrs": "(1e-4,1e-3)", "init_scales": "(0.5,1.0,2.0)", "weight_decays": "(0.0,1e-4)",
+                  "widths": "(4,10,32)"}
 
 
 def identity(d: dict) -> dict:

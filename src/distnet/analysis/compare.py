@@ -11,6 +11,7 @@ from distnet.lanes import Lanes
 from distnet.analysis import author_stats, ledger, significance, unfinished
 from distnet.analysis.published import (HIDDEN, LR, N_TEST, N_TRAIN, NOTES_ACTIVITY, NOTES_CLAMP, PAPER_T,
                                       PREPROCESS, PUBLISHED, SEEDS)
+from distnet.nn import models
 from distnet.run import folder, summary
 
 PLATEAU_TOL = 0.01   # training loss "stops improving" once within 1% of its total decrease from the minimum
@@ -44,7 +45,7 @@ def gather(dirs) -> list[dict]:
                             "protocol": {"epochs": rec["summary"]["epochs"], "seeds": c["num_seeds"],
                                          "seed": c["seed"], "data": c["data"]["name"],
                                          "preprocess": c["data"]["preprocess"], "n_train": info["n_train"],
-                                         "n_test": info["n_test"], "hidden": c["hidden"], **point},
+                                         "n_test": info["n_test"], "hidden": models.width(v, c["hidden"]), **point},
                             "metrics": {k: (a[keep] if np.ndim(a) == 2 else a) for k, a in rec["metrics"].items()
                                         if k != "diverged_epoch"},
                             "stats": point_stats(stats, rec["summary"], i, lanes.n_points), "dir": str(rec["dir"])})

@@ -15,7 +15,7 @@ NOISE_SIGMA = 0.1     # "a little" input noise: 0.1 of the inputs' std (a size a
 
 
 def _spec(v: dict):
-    return models.REGISTRY.get(v.get("variant", v["name"]))
+    return models.spec_of(v.get("variant", v["name"]))
 
 
 def distance_coded(v: dict) -> bool:

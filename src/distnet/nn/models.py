@@ -22,7 +22,7 @@ import numpy as np
 
 from distnet.config import ConfigError
 from distnet.nn import heads, layers
-from distnet.nn.names import BIAS, HEADS, MAIN, NAMES, OFFSETL2, PAPER  # noqa: F401 (names of the registry)
+from distnet.nn.names import BIAS, HEADS, MAIN, NAMES, OFFSETL2, PAPER, WIDTH, split  # noqa: F401 (the registry's names)
 
 ACTIVATIONS = {"relu": jax.nn.relu, "abs": layers.abs_act}
 
@@ -87,18 +87,42 @@ class MLP(nn.Module):
 
 
 def check_names(names) -> None:
-    """ConfigError naming the valid variants when one of `names` is not a registered variant."""
+    """ConfigError naming the valid variants when one of `names` is not a registered variant (or one at a width,
+    NAME@W with W a positive integer)."""
     for name in names:
-        if name not in REGISTRY:
-            raise ConfigError(f"unknown variant {name!r}; valid variants are: {', '.join(NAMES)}")
+        base, width = split(name)
+        if base not in REGISTRY:
+            raise ConfigError(f"unknown variant {name!r}; valid variants are: {', '.join(NAMES)} (each also as "
+                              f"NAME{WIDTH}W at W hidden units, e.g. ReLU{WIDTH}10)")
+        if width == 0:
+            raise ConfigError(f"variant {name!r}: the width after {WIDTH!r} must be a positive integer, e.g. "
+                              f"{base}{WIDTH}10")
+
+
+def is_name(name: str) -> bool:
+    """Whether `name` is a variant this registry builds (NAME or NAME@W)."""
+    base, width = split(name)
+    return base in REGISTRY and width != 0
+
+
+def spec_of(name: str) -> Spec | None:
+    """The Spec of a variant name (NAME or NAME@W); None for a name the registry does not know."""
+    return REGISTRY.get(split(name)[0])
+
+
+def width(name: str, hidden: int) -> int:
+    """The hidden width a variant name trains at: its @W, else `hidden` (config.hidden)."""
+    return split(name)[1] or hidden
 
 
 def get(name: str, hidden: int = 128, classes: int = 10, offsetl2_form: str = "paper", md_rank: int = 0) -> MLP:
-    """The flax Module of a variant by its paper name, e.g. get("Abs2-Neg")."""
+    """The flax Module of a variant by its paper name, e.g. get("Abs2-Neg"); "Abs2-Neg@10" has 10 hidden units
+    whatever `hidden` says."""
     check_names([name])
+    hidden = width(name, hidden)
     layers.check_form(offsetl2_form)
     heads.check_rank(md_rank, hidden)
-    return MLP(REGISTRY[name], hidden=hidden, classes=classes, offsetl2_form=offsetl2_form, md_rank=md_rank)
+    return MLP(REGISTRY[split(name)[0]], hidden=hidden, classes=classes, offsetl2_form=offsetl2_form, md_rank=md_rank)
 
 
 def from_config(cfg, classes: int, variant: str) -> MLP:
@@ -121,9 +145,10 @@ def from_record(record: dict) -> MLP:
 
 
 def in_paper_order(names) -> list[str]:
-    """`names` sorted as the paper lists its variants (NAMES); names it does not know come last, by name."""
+    """`names` sorted as the paper lists its variants (NAMES), each one's widths (NAME@W) after it, narrowest first;
+    names it does not know come last, by name."""
     rank = {n: i for i, n in enumerate(NAMES)}
-    return sorted(names, key=lambda n: (rank.get(n, len(rank)), n))
+    return sorted(names, key=lambda n: (rank.get(split(n)[0], len(rank)), split(n)[1] or 0, n))
 
 
 def param_twin(model):
