@@ -30,7 +30,7 @@ import numpy as np
 
 from distnet import data
 from distnet.lanes import Lanes
-from distnet.analysis import author_stats, geometry, ood, probes, prototypes, stats
+from distnet.analysis import author_stats, geometry, geometry_track, ood, probes, prototypes, stats
 from distnet.nn import models
 from distnet.run import files, folder
 
@@ -118,10 +118,11 @@ def analyze_variant(vdir, ds, log=print, step: int | None = None, outliers: dict
     params_L = folder.load_params(vdir, step)
     lanes = Lanes.from_record(record)
     diverged = lanes.diverged(folder.load_metrics(vdir))
-    parts = []
+    parts, truth = [], folder.load_truth(vdir)
     # seed_chunk bounds every pass's (seeds x inputs) as it bounded training's
     with jax.default_matmul_precision(record["config"]["matmul_precision"]), \
             stats.bounded(record["config"]["seed_chunk"]):
+        tracks = None if truth is None else geometry_track.track(vdir, model, lanes, diverged, truth, ds, log)
         for i, point in enumerate(lanes.points):   # per sweep point, over its lanes that finished
             keep = lanes.alive_of_point(i, diverged)
             if not keep:
@@ -139,7 +140,10 @@ def analyze_variant(vdir, ds, log=print, step: int | None = None, outliers: dict
                 if author is not None:
                     part["author"] = files.plain(author)
                 outliers = ood.noise_images(ds.x_train, len(ds.x_test)) if outliers is None else outliers
-                part.update(known_answers(vdir, model, params_S, ds, outliers, folder.load_truth(vdir), log))
+                part.update(known_answers(vdir, model, params_S, ds, outliers, truth, log))
+            if tracks is not None:   # along training; a sweep point's final geometry from its last checkpoint
+                part["geometry_track"] = tracks[i]
+                part.setdefault("geometry", {"summary": geometry_track.last(tracks[i])})
             if len(keep) < len(diverged):
                 part["lanes"] = keep
             parts.append({**point, **part} if lanes.is_sweep else part)
@@ -163,6 +167,8 @@ def is_fresh(vdir, step: int, log=print) -> bool:
         return False
     if s is None or s.get("step") != step:
         return False
+    if folder.load_truth(vdir) is not None and all("geometry_track" not in p for p in s.get("points", [s])):
+        return False                                                            # from before geometry along training
     return ("author" in s or "points" in s                                       # (sweeps: no author)
             or models.from_record(folder.read_config(vdir)).spec.head != "linear")
 
