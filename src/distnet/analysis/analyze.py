@@ -183,6 +183,7 @@ def analyze(workdir, variants=None, force=False, log=print) -> list[str]:
 def _analyze(workdir, variants, force, log) -> list[str]:
     cache = {}
     done = []
+    folder.require_listed(workdir)      # a variant folder that cannot be read is named, never left out
     for v in variants or folder.list_variants(workdir):
         vdir = folder.variant_dir(workdir, v)
         steps = folder.checkpoint_steps(vdir)

@@ -35,12 +35,17 @@ def write(dirs, out=None, log=print) -> dict:
         if rep["unfinished"]:
             log(f"report: left out, unfinished: {'; '.join(map(unfinished.text, rep['unfinished']))} (rerun the "
                 f"train.py command that wrote the folder to finish them)")
+        if lost := report_files.gone(out, rep):
+            rep["gone"] = lost
+            log(f"report: the previous report in {final} held {', '.join(lost)}, which this one lacks (their "
+                f"folders were deleted or moved); report.md says so")
         with report_files.new_report(out) as into:
             # each figure is named by where it will be (OUT/report/figures/...), not by the hidden folder that
             # becomes the report only once every file is written
             figures = plots.all_figures(records, into, log=log, shown_as=final)
             rel = [str(Path(f).relative_to(into)) for f in figures]
-            report_files.write_report(into, render.markdown(rep, rel), {**rep, "figures": rel}, render.latex(rep))
+            report_files.write_report(into, report_files.with_gone(render.markdown(rep, rel), lost),
+                                      {**rep, "figures": rel}, render.latex(rep))
     log(f"report: wrote {final / 'report.md'}, report.json, report.tex and {len(figures)} figure(s) in "
         f"{final / 'figures'}")
     return rep
@@ -52,6 +57,10 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=None, help="where to write the report (default: the first folder)")
     args = ap.parse_args(argv)
     matplotlib.use("Agg")   # files only; the notebooks keep their inline backend
+    unique = {}
+    for d in args.dirs:     # a folder named twice (or by two spellings) counts once
+        unique.setdefault(Path(d).resolve(), d)
+    args.dirs = list(unique.values())
     for d in args.dirs:
         if not folder.is_run_folder(d):
             print(f"error: {d} is not a run folder (no <variant>/config.json inside); "

@@ -36,3 +36,27 @@ def save_figure(into, name: str, fig, dpi: int = 110) -> Path:
     path = Path(into) / "figures" / f"{name}.png"
     files.atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=dpi, bbox_inches="tight"))
     return path
+
+
+def names(rep: dict) -> set[str]:
+    """The variants a report (report.json's dict) holds: finished, diverged and unfinished."""
+    return {r["name"] for r in rep.get("variants", ())} | {u["name"] for u in rep.get("unfinished", ())}
+
+
+def gone(out, rep: dict) -> list[str]:
+    """Variants the report now in OUT/report held that `rep` lacks (their folders were deleted or moved), so a
+    report is never replaced by a smaller one without saying so; [] when there is no readable previous report."""
+    try:
+        before = files.read_json(Path(out) / REPORT / "report.json")
+    except (files.RunFileError, KeyError, TypeError):
+        return []
+    return sorted(names(before) - names(rep))
+
+
+def with_gone(markdown: str, lost: list[str]) -> str:
+    """report.md with a line after its title naming the variants a previous report held and this one lacks."""
+    if not lost:
+        return markdown
+    title, _, rest = markdown.partition("\n")
+    return (f"{title}\n\n**Not in this report although the previous report held them** (their folders were "
+            f"deleted or moved out of the run folder): {', '.join(lost)}.\n{rest}")

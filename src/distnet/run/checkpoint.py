@@ -107,8 +107,8 @@ def meta(variant_dir, step: int) -> dict:
     it holds only the wall time)."""
     sidecar = Path(variant_dir) / "checkpoints" / f"{step}.json"
     try:
-        return json.loads(sidecar.read_text()) if sidecar.exists() else {}
-    except (OSError, ValueError):
+        return json.loads(files.read_bytes(sidecar)) if sidecar.exists() else {}
+    except (OSError, ValueError, RecursionError):
         return {}
 
 

@@ -15,8 +15,10 @@ import os
 import re
 import shutil
 import socket
+import stat
 import time
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -92,8 +94,8 @@ def error_text(e: Exception, where="the run folder") -> str:
 def read_json(path, fix: str = "restore it from a copy", keys: tuple[str, ...] = ()) -> dict:
     """A JSON object from `path` holding at least `keys` (RunFileError naming the file and `fix` otherwise)."""
     try:
-        obj = json.loads(Path(path).read_bytes())
-    except (OSError, ValueError) as e:          # ValueError: not UTF-8 or not JSON
+        obj = json.loads(read_bytes(path))
+    except (OSError, ValueError, RecursionError) as e:    # ValueError: not UTF-8 or not JSON; Recursion: nested
         raise unreadable(path, e, fix) from e
     if not isinstance(obj, dict):
         raise RunFileError(f"{path} is damaged (it holds a JSON {type(obj).__name__}, not an object)", fix)
@@ -104,14 +106,44 @@ def read_json(path, fix: str = "restore it from a copy", keys: tuple[str, ...] =
     return obj
 
 
+def read_npz(path, fix: str = "restore it from a copy") -> dict:
+    """Every array of the .npz file `path`, never unpickled (RunFileError naming the file and `fix` when it is not
+    a readable .npz archive)."""
+    try:
+        with open(path, "rb") as f:
+            if not zipfile.is_zipfile(f):     # np.load would try it as a pickle
+                raise zipfile.BadZipFile("not a .npz archive")
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as e:
+        raise unreadable(path, e, fix) from e
+
+
+def read_bytes(path) -> bytes:
+    """The bytes of the regular file `path`: a FIFO, device or folder in its place is an error (OSError), never
+    waited on."""
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise OSError(errno.EINVAL, "not a regular file", str(path))
+    return Path(path).read_bytes()
+
+
+def create(path) -> int:
+    """A new file `path` opened for writing, created here: a stale one (a killed writer's, or a planted link) is
+    removed first, never followed or written through."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+
+
 def atomic_write(path, write) -> None:
-    """Call write(f) on a fresh `<path>.tmp`, fsync it and rename it over `path` (process 0 only)."""
+    """Call write(f) on a fresh `<path>.tmp` (created exclusively: see `create`), fsync it and rename it over
+    `path` (process 0 only; a link at `path` is replaced, never written through)."""
     if not hosts.primary():
         return
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
+    with os.fdopen(create(tmp), "wb") as f:
         write(f)
         f.flush()
         os.fsync(f.fileno())
@@ -164,9 +196,19 @@ def lock(path, who: str, hint: str = "wait for it to finish (or stop it), then r
     """Hold an exclusive OS lock (flock) on the file `path` for the block, or raise Busy naming the holder.
 
     The kernel drops the lock when the process dies, however it dies (SIGKILL included), so a crash never
-    leaves a stale lock behind; the file itself stays (deleting it would let two processes lock two files)."""
+    leaves a stale lock behind; the file itself stays (deleting it would let two processes lock two files). A link
+    or anything but a plain file in its place is refused, never followed (RunFileError)."""
     path = Path(path)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise OSError(errno.EINVAL, "not a plain file")
+    except OSError as e:
+        if e.errno not in (errno.ELOOP, errno.EISDIR, errno.EINVAL, errno.ENXIO):
+            raise
+        raise RunFileError(f"the lock file {path} is a link or not a plain file", "delete it (it holds only the "
+                           "name of its last holder) and rerun") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

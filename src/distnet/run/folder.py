@@ -33,16 +33,13 @@ it reads and names the file and the fix when it is missing, damaged or unreadabl
 """
 from __future__ import annotations
 
-import hashlib
-import zipfile
-import zlib
 from pathlib import Path
 
 import numpy as np
 
 from distnet.lanes import Lanes
 from distnet.nn import models
-from distnet.run import checkpoint, files, formats, summary
+from distnet.run import checkpoint, files, formats, provenance, summary
 
 METRICS = ("train_loss", "train_acc", "test_acc")
 STATS_FILE = "stats.json"
@@ -69,9 +66,9 @@ def write_config(vdir, record: dict) -> None:
 def read_config(vdir) -> dict:
     """config.json in the current format, whichever distnet wrote it (formats.migrate)."""
     path = Path(vdir) / "config.json"
-    return formats.migrate(read_json(path, keys=("variant", "protocol", "config", "first_layer", "data"),
-                                     fix="restore it from a copy, or rerun train.py with --overwrite to start this "
-                                         "variant over"), path)
+    return provenance.check_name(formats.migrate(read_json(
+        path, keys=("variant", "protocol", "config", "first_layer", "data"),
+        fix="restore it from a copy, or rerun train.py with --overwrite to start this variant over"), path), path)
 
 
 def write_truth(vdir, truth: dict) -> None:
@@ -85,10 +82,8 @@ def load_truth(vdir) -> dict | None:
     """The truth a variant folder's data was generated from (means, covariances, eigenvectors, eigenvalues, as
     the network saw the data: after preprocessing), or None when the data has none (MNIST)."""
     f = Path(vdir) / TRUTH_FILE
-    if not f.exists():
-        return None
-    with np.load(f) as z:
-        return {k: z[k] for k in z.files}
+    return files.read_npz(f, "restore it from a copy, or rerun train.py with --overwrite to start this variant "
+                             "over") if f.exists() else None
 
 
 def save_metrics(vdir, epoch_E: np.ndarray, metrics: dict) -> None:
@@ -104,14 +99,7 @@ def load_metrics(vdir) -> dict[str, np.ndarray]:
     unless it is exactly that)."""
     path = Path(vdir) / "metrics.npz"
     fix = f"restore it from a copy, or delete {Path(vdir)} and rerun train.py to train this variant again"
-    try:
-        with open(path, "rb") as f:
-            if not zipfile.is_zipfile(f):     # np.load would try it as a pickle
-                raise zipfile.BadZipFile("not a .npz archive")
-        with np.load(path, allow_pickle=False) as z:
-            out = {k: z[k] for k in z.files}
-    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as e:
-        raise files.unreadable(path, e, fix) from e
+    out = files.read_npz(path, fix)
     epochs = out.get("epoch")
     shapes = {k: getattr(out.get(k), "shape", None) for k in ("epoch", *METRICS)}
     if (epochs is None or epochs.ndim != 1 or any(s is None or len(s) != 2 or s[1] != len(epochs)
@@ -121,20 +109,15 @@ def load_metrics(vdir) -> dict[str, np.ndarray]:
     return out
 
 
-def metrics_digest(epoch_E, metrics: dict) -> str:
-    """SHA-256 of metrics as metrics.npz stores them (int64 epochs, float32 (seeds, E) arrays)."""
-    h = hashlib.sha256(np.ascontiguousarray(np.asarray(epoch_E, np.int64)).tobytes())
-    for k in METRICS:
-        a = np.ascontiguousarray(np.asarray(metrics[k], np.float32))
-        h.update(f"{k}{a.shape}".encode())
-        h.update(a.tobytes())
-    return h.hexdigest()
+metrics_digest = provenance.metrics_digest
 
 
 def write_summary(vdir, variant_summary: dict) -> None:
-    """summary.json, after metrics.csv: a finished variant has both."""
+    """summary.json, after metrics.csv: a finished variant has both; it records whose it is (provenance)."""
     write_metrics_csv(vdir)
-    files.write_json(Path(vdir) / "summary.json", variant_summary)
+    m = load_metrics(vdir)
+    files.write_json(Path(vdir) / "summary.json", {**variant_summary, "owner": provenance.owner_of(read_config(
+        vdir)), "metrics_sha256": metrics_digest(m["epoch"], m)})
 
 
 TIDY_COLUMNS = ("variant", "seed", "epoch") + METRICS
@@ -169,15 +152,17 @@ def to_dataframe(workdir):
     except ImportError:
         raise ImportError("to_dataframe needs pandas (pip install pandas); without it read "
                           "<variant>/metrics.csv or folder.metrics_rows(vdir)") from None
+    require_listed(workdir)
     frames = [pd.DataFrame(metrics_rows(variant_dir(workdir, v))) for v in list_variants(workdir)
               if (variant_dir(workdir, v) / "metrics.npz").exists()]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(TIDY_COLUMNS))
 
 
 def read_summary(vdir) -> dict | None:
+    """summary.json, checked to be the summary of this folder's config.json and metrics.npz (provenance)."""
     p = Path(vdir) / "summary.json"
-    return read_json(p, keys=("status",), fix="delete it and rerun the train.py command that wrote the folder: it "
-                     "rewrites it from the final checkpoint") if p.exists() else None
+    return provenance.check_summary(read_json(p, keys=("status",), fix=provenance.SUMMARY_FIX), read_config(vdir),
+                                    load_metrics(vdir), p) if p.exists() else None
 
 
 def is_complete(vdir) -> bool:
@@ -192,7 +177,7 @@ def unfinish(vdir) -> None:
 
 
 def write_stats(vdir, stats: dict) -> None:
-    files.write_json(Path(vdir) / STATS_FILE, stats)
+    files.write_json(Path(vdir) / STATS_FILE, {**stats, "owner": provenance.owner_of(read_config(vdir))})
 
 
 def load_stats(vdir) -> dict | None:
@@ -200,7 +185,8 @@ def load_stats(vdir) -> dict | None:
     training wrote into summary.json, as {"summary": ...}, else None."""
     vdir = Path(vdir)
     if (vdir / STATS_FILE).exists():
-        return read_json(vdir / STATS_FILE, fix=f"rerun python -m distnet.analysis.analyze {vdir.parent} --force")
+        return provenance.check_stats(read_json(vdir / STATS_FILE, fix=f"rerun python -m distnet.analysis.analyze "
+                                                f"{vdir.parent} --force"), read_config(vdir), vdir / STATS_FILE)
     s = read_summary(vdir)
     return {"summary": s["stats"]} if s and "stats" in s else None
 
@@ -213,10 +199,8 @@ def write_prototypes(vdir, x_SxCxD, nearest_SxCxD) -> None:
 def load_prototypes(vdir) -> dict | None:
     """{"x", "nearest"}: (seeds, classes, D) input-space prototypes and their nearest training inputs, or None."""
     f = Path(vdir) / PROTOTYPES_FILE
-    if not f.exists():
-        return None
-    with np.load(f) as z:
-        return {k: z[k] for k in z.files}
+    return files.read_npz(f, f"rerun python -m distnet.analysis.analyze {Path(vdir).parent} --force") \
+        if f.exists() else None
 
 
 def write_reference(workdir, reference: dict) -> None:
@@ -235,9 +219,11 @@ def checkpoint_steps(vdir) -> list[int]:
 
 
 def save_checkpoint(vdir, epoch: int, params, wall_time_s: float, epoch_E, metrics: dict) -> None:
-    """Params at `epoch` with the digest of the metrics recorded up to it (epoch_E ends at `epoch`)."""
+    """Params at `epoch` with the digest of the metrics recorded up to it (epoch_E ends at `epoch`) and the
+    folder's owner (provenance; config.json is written first)."""
+    owner = {"owner": provenance.owner_of(read_config(vdir))} if (Path(vdir) / "config.json").exists() else {}
     checkpoint.save(vdir, epoch, params, {"wall_time_s": wall_time_s},
-                    record={"metrics_sha256": metrics_digest(epoch_E, metrics)})
+                    record={"metrics_sha256": metrics_digest(epoch_E, metrics), **owner})
 
 
 def checkpoint_wall_time(vdir, epoch: int) -> float:
@@ -247,7 +233,13 @@ def checkpoint_wall_time(vdir, epoch: int) -> float:
 
 def load_params(vdir, step: int | None = None):
     """Params (leading seed axis) of the checkpoint at epoch `step`, the latest when None, verified against the
-    digest saved with them (checkpoint.Damaged names the checkpoint and the fix otherwise)."""
+    digest saved with them and checked to be this folder's: its owner that of config.json, its metrics digest
+    that of metrics.npz up to `step` (checkpoint.Damaged, or provenance.Foreign, names it and the fix otherwise)."""
+    steps, vdir = checkpoint_steps(vdir), Path(vdir)
+    if step in steps or (step is None and steps):
+        provenance.check_checkpoint(vdir, steps[-1] if step is None else step, *(
+            reader(vdir) if (vdir / name).exists() else None
+            for reader, name in ((read_config, "config.json"), (load_metrics, "metrics.npz"))))
     return checkpoint.restore(vdir, step)
 
 
@@ -262,6 +254,12 @@ def tidy(vdir) -> None:
 def list_variants(workdir) -> list[str]:
     """Variants in a run folder (those with a config.json), in the paper's order (models.NAMES)."""
     return models.in_paper_order(p.parent.name for p in Path(workdir).glob("*/config.json"))
+
+
+def require_listed(workdir) -> None:
+    """RunFileError naming every variant folder list_variants leaves out although it holds run files (no readable
+    config.json) or cannot be read at all: no reader leaves a variant out silently."""
+    provenance.require_listed(workdir, list_variants(workdir))
 
 
 def is_run_folder(workdir) -> bool:
@@ -289,6 +287,7 @@ def write_run_summary(workdir, variants: list[str]) -> str:
 def load(workdir) -> dict[str, dict]:
     """Everything a notebook needs, per variant: {"config", "summary" (None if unfinished), "metrics", "dir"}."""
     out = {}
+    require_listed(workdir)
     for v in list_variants(workdir):
         vdir = variant_dir(workdir, v)
         s = read_summary(vdir)

@@ -16,7 +16,7 @@ import jax
 from distnet import config, data
 from distnet.lanes import Lanes
 from distnet.nn import models
-from distnet.run import hosts, folder
+from distnet.run import checkpoint, folder, hosts, provenance
 
 MARGIN = 1.5            # free space wanted, as a multiple of the estimate (Orbax metadata, tmp copies)
 SLACK = 16 * 2 ** 20    # plus this much for config/summary files and filesystem overhead
@@ -93,17 +93,17 @@ def check_folder(cfg, workdir, variants, info: dict, first_layer: dict, overwrit
     check_one_study(cfg, workdir, variants)
     for v in variants:
         vdir = folder.variant_dir(workdir, v)
-        if not (vdir / "config.json").exists():
-            continue
         try:
-            record = folder.read_config(vdir)
-            changed = differences(record, cfg, info, first_layer)
+            if not (vdir / "config.json").exists():
+                changed = without_config(vdir, provenance.owner(v, {**cfg.to_dict(), "variants": v}, info))
+            else:
+                record = folder.read_config(vdir)
+                changed = differences(record, cfg, info, first_layer)
+                _say_if_other_devices(record, v, log)
         except folder.RunFileError as e:
             if not overwrite or e.permission:
                 raise
             changed = [e.what]
-        else:
-            _say_if_other_devices(record, v, log)
         if not changed:
             continue
         if not overwrite:
@@ -112,6 +112,24 @@ def check_folder(cfg, workdir, variants, info: dict, first_layer: dict, overwrit
         if hosts.primary():    # the other processes wait for it at the barrier after the checks
             log(f"{v}: --overwrite: deleting {vdir}, which holds a run with a different config")
             remove_variant(vdir)
+
+
+def without_config(vdir, owner: dict) -> list[str]:
+    """What differs between this run (its `owner`, provenance.owner) and what a variant folder without config.json
+    holds: its newest checkpoint's owner; a folder holding run files whose owner cannot be read is refused too
+    (config.json is written before anything else, so only a deletion leaves them without one)."""
+    vdir = Path(vdir)
+    if not vdir.is_dir() or not {"metrics.npz", "summary.json", "checkpoints"} & set(os.listdir(vdir)):
+        return []
+    steps = folder.checkpoint_steps(vdir)
+    try:
+        saved = checkpoint.recorded(vdir, steps[-1]) if steps else {}
+    except checkpoint.Damaged as e:
+        return [f"it has no config.json, and {e.what}"]
+    if "owner" not in saved:
+        return ["it has no config.json and no checkpoint recording whose run it holds"]
+    changed = provenance.differences(saved["owner"], owner, "now")
+    return [f"it has no config.json, and its checkpoint at epoch {steps[-1]} is another run's: {c}" for c in changed]
 
 
 def _say_if_other_devices(record: dict, variant: str, log) -> None:

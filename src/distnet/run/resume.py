@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from distnet import config
-from distnet.run import checkpoint, folder, trainer
+from distnet.run import checkpoint, folder, provenance, trainer
 from distnet.run.plan import Plan
 
 
@@ -61,7 +61,8 @@ def _at(vdir, saved: dict, step: int, eval_every: int) -> State:
     when the params or the metrics do not match what was saved with the checkpoint)."""
     keep = saved["epoch"] <= step
     epochs, metrics = saved["epoch"][keep], {k: saved[k][:, keep] for k in folder.METRICS}
-    record = checkpoint.recorded(vdir, step)
+    record = provenance.check_owner(vdir, step, checkpoint.recorded(vdir, step), folder.read_config(vdir) if (
+        Path(vdir) / "config.json").exists() else None)                # another variant's or run's checkpoint
     if not np.array_equal(epochs, np.arange(0, step + 1, eval_every)):
         raise checkpoint.Damaged(f"{Path(vdir) / 'metrics.npz'} does not hold every epoch up to the checkpoint at "
                                  f"epoch {step} (it ends at epoch {saved['epoch'][-1]}: an older copy?)")
