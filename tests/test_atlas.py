@@ -131,7 +131,8 @@ def test_atlas_figures_are_written_with_variance_labels_legend_and_seed_agreemen
     a = smoke_atlases[1]
     fig = plots_atlas.variant_figure(a)
     hidden, output = fig.axes
-    assert hidden.get_xlabel() == f"PC1 ({a['layers']['hidden_post']['shares'][0]:.0%} of the variance)"
+    assert hidden.get_xlabel() == f"PC1 ({plots_atlas.percent(a['layers']['hidden_post']['shares'][0])} of the variance)"
+    assert [plots_atlas.percent(v) for v in (0.14, 0.0031, 0.9996, 1.0)] == ["14%", "0.31%", "99.96%", "100%"]
     assert "of the variance" in output.get_ylabel() and "seed agreement (2 seeds): layout" in hidden.get_title()
     labels = [t.get_text() for t in fig.legends[0].get_texts()]
     assert labels[:10] == [f"class {c}" for c in range(10)]

@@ -16,11 +16,15 @@ from distnet.analysis.plots_common import LAYER_NAMES
 from distnet.run import files, folder
 
 GRID_COLUMNS = 4
-# what is marked, in the order drawn: (key in the atlas layer, legend text, scatter style; None: class colours)
-MARKS = (("class_means", "class mean (training inputs)", dict(marker="X", s=130, edgecolors="k", linewidths=1.2)),
-         ("centres", "learned centre (output layer's mu)", dict(marker="*", s=230, edgecolors="k", linewidths=1.0)),
-         ("prototypes", "input-space prototype, mapped", dict(marker="D", s=70, edgecolors="k", linewidths=1.6)),
-         ("truth_means", "true class mean, mapped", dict(marker="s", s=110, linewidths=2.2)))
+# what is marked, in the order drawn: (key in the atlas layer, legend text, scatter style, name when they coincide)
+MARKS = (("class_means", "class mean (training inputs)", dict(marker="X", s=130, edgecolors="k", linewidths=1.2),
+          "class means"),
+         ("centres", "learned centre (output layer's mu)", dict(marker="*", s=230, edgecolors="k", linewidths=1.0),
+          "learned centres"),
+         ("prototypes", "input-space prototype, mapped", dict(marker="D", s=70, edgecolors="k", linewidths=1.6),
+          "prototypes"),
+         ("truth_means", "true class mean, mapped", dict(marker="s", s=110, linewidths=2.2), "true means"))
+COINCIDE = 0.01             # marks of one kind all within this share of the frame's diagonal are said to coincide
 HOLLOW = ("truth_means",)   # drawn as an outline in the class colour: the class mean beneath shows through
 FRAME_PAD = 0.08            # the frame: the drawn inputs and class means, padded by this share of its size
 
@@ -28,6 +32,12 @@ FRAME_PAD = 0.08            # the frame: the drawn inputs and class means, padde
 def class_colours(classes: int):
     cmap = plt.get_cmap("tab10" if classes <= 10 else "tab20")
     return np.array([cmap(c % cmap.N) for c in range(classes)])
+
+
+def percent(share: float) -> str:
+    """A variance share as a percentage that never reads 0% or 100% unless it is: 14%, 0.31%, 99.96%."""
+    p = 100 * float(share)
+    return f"{p:.0f}%" if 10 <= p < 99 else f"{p:.4g}%" if p >= 99 else f"{p:.2g}%"
 
 
 def agreement_text(g: dict) -> str:
@@ -54,17 +64,20 @@ def panel(ax, a: dict, layer: str, title: str | None = None):
     lo, hi = _frame(L)
     ax.scatter(*L["train"].T, c=col[a["train_y"]], s=7, alpha=0.45, linewidths=0, rasterized=True)
     if len(L["missed"]):
-        ax.scatter(*L["missed"].T, c=col[a["missed_y"]], s=26, edgecolors="k", linewidths=0.9, zorder=3)
+        ax.scatter(*L["missed"].T, c=col[a["missed_y"]], s=18, edgecolors="k", linewidths=0.7, zorder=3)
     for c, axes in enumerate(L.get("truth_axes", [])):
         for curve in axes:
             ax.plot(*curve.T, color="k", lw=2.6, zorder=4, solid_capstyle="round")
             ax.plot(*curve.T, color=col[c], lw=1.4, zorder=4, solid_capstyle="round")
     beyond = 0
-    for key, _, style in MARKS:
+    notes = []
+    for key, _, style, plural in MARKS:
         if key in L:
             xy = np.asarray(L[key], float)
             out = ((xy < lo) | (xy > hi)).any(-1)
             beyond += int(out.sum())
+            if len(xy) > 1 and np.ptp(xy, 0).max() < COINCIDE * np.linalg.norm(hi - lo):
+                notes.append(f"all {len(xy)} {plural} at one place")
             colours = {"facecolors": "none", "edgecolors": col[:len(xy)]} if key in HOLLOW else {"c": col[:len(xy)]}
             ax.scatter(*np.clip(xy, lo, hi).T, zorder=5, clip_on=False, **colours, **style)
     for c, (x, y) in enumerate(L["class_means"]):
@@ -73,12 +86,14 @@ def panel(ax, a: dict, layer: str, title: str | None = None):
                         zorder=6)
     ax.set(xlim=(lo[0], hi[0]), ylim=(lo[1], hi[1]))
     if beyond:
-        ax.text(0.01, 0.01, f"{beyond} mark(s) beyond the frame, on its edge", transform=ax.transAxes,
+        notes.append(f"{beyond} mark(s) beyond the frame, on its edge")
+    if notes:
+        ax.text(0.01, 0.01, "\n".join(notes), transform=ax.transAxes,
                 fontsize=7, va="bottom", color="0.3", zorder=7,
                 bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1})
     share = L["shares"]
-    ax.set_xlabel(f"PC1 ({share[0]:.0%} of the variance)", fontsize=8)
-    ax.set_ylabel(f"PC2 ({share[1]:.0%} of the variance)" if len(share) > 1 else "", fontsize=8)
+    ax.set_xlabel(f"PC1 ({percent(share[0])} of the variance)", fontsize=8)
+    ax.set_ylabel(f"PC2 ({percent(share[1])} of the variance)" if len(share) > 1 else "", fontsize=8)
     ax.tick_params(labelsize=7)
     ax.set_title(title or f"{LAYER_NAMES[layer]}\n{agreement_text(L['agreement'])}", fontsize=8)
 
@@ -93,7 +108,7 @@ def legend(fig, atlases, ncol=1):
         h.append(Line2D([], [], ls="", marker="o", mfc="0.6", mec="k", label="misclassified test input (true class)"))
     h += [Line2D([], [], ls="", marker=s["marker"], mfc="none" if k in HOLLOW else "0.6",
                  mec="0.4" if k in HOLLOW else "k", mew=2 if k in HOLLOW else 1, ms=8, label=text)
-          for k, text, s in MARKS if k in present]
+          for k, text, s, _ in MARKS if k in present]
     if "truth_axes" in present:
         h.append(Line2D([], [], color="0.6", lw=1.6,
                         label=f"true principal axes 1-{atlas_.AXES_SHOWN}, +-{atlas_.AXIS_SPAN:g} std, mapped"))
