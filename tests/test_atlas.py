@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from distnet.analysis import atlas, compare, plots_atlas  # noqa: E402
+from distnet.analysis import atlas, compare, plots_atlas, stats  # noqa: E402
 from distnet.nn import models  # noqa: E402
 from distnet.run import folder  # noqa: E402
 
@@ -60,9 +60,14 @@ def test_pca_recovers_a_planted_class_layout_up_to_rotation_and_its_variance_sha
     lay = LAYOUT - LAYOUT.mean(0)
     expected = np.linalg.eigvalsh(lay.T @ lay / 4)[::-1]
     np.testing.assert_allclose(shares[0, :2], expected / expected.sum(), atol=0.01)
-    # and the moments are those of the values themselves (batched, shifted sums against numpy on all of them)
+    # and the moments are those of the values themselves (batched, shifted sums against numpy on all of them),
+    # the same when seed_chunk bounds the pass to one seed's rows per batch
     h = np.asarray(atlas.values(model, params, x)["hidden_post"], np.float64)
     np.testing.assert_allclose(mom["cov"], np.stack([np.cov(s.T, bias=True) for s in h]), rtol=1e-3, atol=1e-3)
+    with stats.bounded(1):
+        assert stats.batch_rows(3, 64) == 21
+        chunked = atlas.moments(model, params, x, y, 4, batch=64)["hidden_post"]
+    np.testing.assert_allclose(chunked["cov"], mom["cov"], rtol=1e-4, atol=1e-4)
 
 
 def test_seed_agreement_is_one_for_the_same_picture_and_lower_for_another_or_shuffled_labels():

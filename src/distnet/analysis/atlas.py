@@ -149,14 +149,16 @@ def seed_atlas(model, params_1, ds, mom_1: dict, marks: dict, max_points=MAX_POI
     input-space `marks` ({name: (..., D)} mapped through the network), plus the seed's test accuracy."""
     rng = np.random.default_rng(rng_seed)
     pick = np.sort(rng.choice(len(ds.x_train), min(len(ds.x_train), max_points), replace=False))
-    train = values(model, params_1, ds.x_train[pick])
-    test = values(model, params_1, ds.x_test)
+    flat = {k: np.asarray(m, np.float32).reshape(-1, ds.dim) for k, m in marks.items()}
+    parts = [ds.x_train[pick], ds.x_test, *flat.values()]     # one pass, one compiled program
+    ends = np.cumsum([len(p) for p in parts])
+    v = values(model, params_1, np.concatenate(parts))
+    train, test, mapped = ({k: a[:, lo:hi] for k, a in v.items()} for lo, hi in
+                           ((0, ends[0]), (ends[0], ends[1]), (ends[1], ends[-1])))
     pred = np.argmax(test["logits"][0], -1)
     missed = np.flatnonzero(pred != ds.y_test)
     if len(missed) > MAX_MISSED:
         missed = np.sort(rng.choice(missed, MAX_MISSED, replace=False))
-    flat = {k: np.asarray(m, np.float32).reshape(-1, ds.dim) for k, m in marks.items()}
-    mapped = values(model, params_1, np.concatenate(list(flat.values()))) if flat else {}
     out = {"accuracy": float(np.mean(pred == ds.y_test)), "train_y": ds.y_train[pick],
            "missed_y": ds.y_test[missed], "missed_pred": pred[missed], "layers": {}}
     for l in LAYERS:
