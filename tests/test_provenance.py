@@ -206,3 +206,25 @@ def test_a_folder_named_twice_is_reported_once(run, monkeypatch):
     seen = []
     monkeypatch.setattr(report, "write", lambda dirs, out=None: seen.append(dirs))
     assert report.main([str(run), str(run / ".." / "run")]) == 0 and seen == [[str(run)]]
+
+
+def test_a_damaged_epoch_0_checkpoint_of_a_finished_variant_is_recomputed_by_train_py(run, smoke_run, smoke_cfg):
+    from distnet.analysis import stats
+    from distnet.run import study
+    part = max((run / "ReLU" / "checkpoints" / "0").rglob("ocdbt.process_0/d/*"), key=lambda p: p.stat().st_size)
+    b = bytearray(part.read_bytes())
+    b[len(b) // 2] ^= 0x40
+    part.write_bytes(bytes(b))
+    assert "is damaged" in resume.finished_problem(run / "ReLU", _plan(run))   # not "finished earlier, skipping"
+    logs = []
+    smoke_cfg.variants = "ReLU"
+    study.run_all(smoke_cfg, run, log=logs.append, summarize=stats.summary_statistics)
+    assert any("recomputing it from the seeds" in line for line in logs), logs
+    again, first = folder.load_params(run / "ReLU", 0), folder.load_params(smoke_run / "ReLU", 0)
+    assert all(np.array_equal(a, b) for a, b in zip(*map(jax_leaves, (again, first))))       # bit for bit
+    assert folder.is_complete(run / "ReLU") and resume.finished_problem(run / "ReLU", _plan(run)) is None
+
+
+def jax_leaves(tree):
+    import jax
+    return [np.asarray(x) for x in jax.tree_util.tree_leaves(tree)]

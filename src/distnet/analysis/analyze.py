@@ -81,7 +81,7 @@ def known_answers(vdir, model, params_S, ds, outliers: dict, truth: dict | None,
         log("  geometry against the recorded truth (trained and epoch-0 networks)")
         # chance alignment depends on the truth and the width only: geometry_reference.json holds it once
         out["geometry"] = geometry.geometry_summary(model, params_S, truth, ds, protos, chance=False)
-        params_0 = folder.load_params(vdir, folder.checkpoint_steps(vdir)[0])
+        params_0 = folder.load_params(vdir, 0)          # the untrained network: epoch 0, never a later one
         out["geometry_untrained"] = geometry.geometry_summary(
             model, params_0, truth, ds, prototypes.find(model, params_0, ds.x_train), chance=False)
         seconds["geometry"] = time.perf_counter() - t0

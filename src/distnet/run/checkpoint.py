@@ -88,7 +88,8 @@ def save(variant_dir, step: int, params, meta: dict | None = None, record: dict 
         if step not in m.all_steps():
             try:
                 with _quiet():
-                    m.save(step, args=ocp.args.StandardSave(params), custom_metadata=custom)
+                    m.save(step, args=ocp.args.StandardSave(params), custom_metadata=custom,
+                           force=step < max(m.all_steps(), default=-1))    # a step rewritten below the newest
                     m.wait_until_finished()
             except Exception as e:
                 code = files.os_errno(e)

@@ -16,7 +16,7 @@ import jax
 from distnet import config, data
 from distnet.lanes import Lanes
 from distnet.nn import models
-from distnet.run import checkpoint, folder, hosts, provenance
+from distnet.run import checkpoint, files, folder, hosts, provenance
 
 MARGIN = 1.5            # free space wanted, as a multiple of the estimate (Orbax metadata, tmp copies)
 SLACK = 16 * 2 ** 20    # plus this much for config/summary files and filesystem overhead
@@ -32,7 +32,7 @@ def check_writable(workdir) -> None:
     probe = workdir / f".distnet-write-probe-{socket.gethostname()}-{os.getpid()}"   # one per process
     try:
         workdir.mkdir(parents=True, exist_ok=True)
-        with open(probe, "wb") as f:
+        with os.fdopen(files.create(probe), "wb") as f:     # never through a link planted at its name
             f.write(b"probe")
             f.flush()
             os.fsync(f.fileno())

@@ -130,7 +130,8 @@ def require_digests(vdir) -> None:
 
 def finished_problem(vdir, plan: Plan) -> str | None:
     """Why a finished variant's files cannot stand as they are (its newest checkpoint does not verify or does not
-    match metrics.npz); None when they can."""
+    match metrics.npz, or its epoch-0 checkpoint, which analyze reads, is missing or does not verify); None when
+    they can."""
     steps = folder.checkpoint_steps(vdir)
     if not steps:
         return f"{vdir} has no checkpoint"
@@ -138,4 +139,30 @@ def finished_problem(vdir, plan: Plan) -> str | None:
         _at(vdir, folder.load_metrics(vdir), steps[-1], plan.eval_every)
     except checkpoint.Damaged as e:
         return e.what
+    return first_problem(vdir)
+
+
+def first_problem(vdir) -> str | None:
+    """Why the epoch-0 checkpoint (the untrained network analyze compares with) cannot be used: missing, damaged or
+    another run's; None when it verifies."""
+    if 0 not in folder.checkpoint_steps(vdir):
+        return f"its checkpoint at epoch 0 ({Path(vdir) / 'checkpoints' / '0'}) is missing"
+    try:
+        folder.load_params(vdir, 0)
+    except checkpoint.Damaged as e:
+        return e.what
     return None
+
+
+def refirst(vdir, params, m0: trainer.Metrics) -> None:
+    """Write the epoch-0 checkpoint again from `params`, the initial params recomputed from the seeds, once their
+    metrics `m0` are checked to be exactly those metrics.npz records at epoch 0 (RunFileError otherwise)."""
+    m0 = trainer.to_host(m0)
+    epochs, saved = provenance.up_to(folder.load_metrics(vdir), 0)
+    metrics = {k: np.asarray(getattr(m0, k))[:, None] for k in folder.METRICS}
+    if folder.metrics_digest(epochs, metrics) != folder.metrics_digest(epochs, saved):
+        raise folder.RunFileError(f"the initial params of {vdir}, recomputed from the seeds, do not give the "
+                                  f"metrics its metrics.npz records at epoch 0 (another machine or library "
+                                  f"version?)", "rerun train.py with --overwrite to train this variant again")
+    checkpoint.discard(vdir, [0])
+    folder.save_checkpoint(vdir, 0, params, 0.0, epochs, metrics)

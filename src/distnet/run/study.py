@@ -48,6 +48,10 @@ def run_variant(cfg, plan: plans.Plan, variant: str, dataset: data.Dataset, devi
         state = resume.from_checkpoint(vdir, plan, log)
         if state is not None:
             log(f"{variant}: resuming from the checkpoint at epoch {state.epoch}")
+            if state.epoch and (why := resume.first_problem(vdir)):    # analyze reads it: the untrained network
+                log(f"{variant}: {why}; recomputing it from the seeds")
+                params = train.init(trainer.seed_keys(cfg.seed, cfg.num_seeds), hp)
+                resume.refirst(vdir, params, train.evaluate(params, device_data, lanes.n_points))
         else:
             with clock("init_and_epoch0_s"):   # compiles and the first checkpoint included
                 params = train.init(trainer.seed_keys(cfg.seed, cfg.num_seeds), hp)

@@ -11,6 +11,7 @@ masked CRC-32C of it). The few protobuf fields needed are encoded by hand here:
 """
 from __future__ import annotations
 
+import os
 import socket
 import struct
 import time
@@ -86,12 +87,16 @@ class Writer:
         self.logdir.mkdir(parents=True, exist_ok=True)
         now = time.time()
         self.path = self.logdir / f"events.out.tfevents.{int(now)}.{socket.gethostname()}.distnet"
-        with open(self.path, "ab") as f:
-            f.write(_record(_event(0, now, version="brain.Event:2")))
+        self._append(_record(_event(0, now, version="brain.Event:2")))
+
+    def _append(self, record: bytes) -> None:
+        """Append to the event file, never through a link planted at its name (OSError ELOOP)."""
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        with os.fdopen(fd, "ab") as f:
+            f.write(record)
 
     def scalars(self, step: int, values: dict[str, float]) -> None:
-        with open(self.path, "ab") as f:
-            f.write(_record(_event(int(step), time.time(), scalars={k: float(v) for k, v in values.items()})))
+        self._append(_record(_event(int(step), time.time(), scalars={k: float(v) for k, v in values.items()})))
 
     def metrics(self, epoch_E, metrics: dict[str, np.ndarray]) -> None:
         """One event per epoch: each metric's seed mean ("test_acc/mean") and every seed ("test_acc/seed_03")."""
