@@ -97,11 +97,13 @@ def reference(workdir, vdir, ds, truth, log=print) -> dict:
     log("analytic Mahalanobis network of the recorded truth")
     model, params = geometry.analytic_network(truth)
     protos = prototypes.find(model, params, ds.x_train)
-    hidden = folder.read_config(vdir)["config"]["hidden"]
+    hidden = models.width(Path(vdir).name, folder.read_config(vdir)["config"]["hidden"])
+    widths = sorted({models.width(v, hidden) for v in folder.list_variants(workdir)} | {hidden})
     xbar = np.broadcast_to(ds.x_train.mean(0), (1, ds.classes, ds.dim))
     out = {"analytic": {**geometry.geometry_summary(model, params, truth, ds, protos, chance=False),
                         "definition": protos["definition"]},
            "chance_alignment": geometry.chance_alignment(hidden, truth), "hidden": hidden,
+           "chance_by_width": {str(w): geometry.chance_alignment(w, truth) for w in widths},
            "data_mean_error": float(geometry.mahalanobis(xbar, truth).mean()), "dim": ds.dim, "classes": ds.classes}
     out["wall_time_s"] = time.perf_counter() - t0
     folder.write_reference(workdir, out)
@@ -181,8 +183,7 @@ def analyze(workdir, variants=None, force=False, log=print) -> list[str]:
 
 
 def _analyze(workdir, variants, force, log) -> list[str]:
-    cache = {}
-    done = []
+    cache, done, referenced = {}, [], False
     folder.require_listed(workdir)      # a variant folder that cannot be read is named, never left out
     for v in variants or folder.list_variants(workdir):
         vdir = folder.variant_dir(workdir, v)
@@ -206,8 +207,9 @@ def _analyze(workdir, variants, force, log) -> list[str]:
             cache[key] = (ds, ood.outlier_sets(dcfg, ds, log=log))
         ds, outliers = cache[key]
         truth = folder.load_truth(vdir)
-        if truth is not None and (force or folder.load_reference(workdir) is None):
-            reference(workdir, vdir, ds, truth, log)
+        if truth is not None and not referenced and (force or folder.load_reference(workdir) is None):
+            reference(workdir, vdir, ds, truth, log)    # once per run: one truth per folder (preflight's rule)
+            referenced = True
         log(f"{v}: analyzing checkpoint {step}")
         out = analyze_variant(vdir, ds, log, step, outliers)
         log(f"{v}: done in {out['wall_time_s']:.1f}s -> {vdir / folder.STATS_FILE}")

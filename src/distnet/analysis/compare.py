@@ -123,6 +123,8 @@ def variant_row(r) -> dict:
     for key in ("geometry", "geometry_untrained"):
         if key in s:
             row[key] = s[key]["summary"]
+    if s.get("geometry_track"):     # the untrained network of a sweep point: its first checkpoint
+        row["geometry_start"] = {k: v[0] for k, v in s["geometry_track"].items() if k != "epochs"}
     if "input_prototypes" in s:
         ip = s["input_prototypes"]
         row["input_prototypes"] = {"definition": ip["definition"], "own_class_rate": ip["own_class_rate"],

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from distnet.analysis import significance
+from distnet.analysis import geometry, significance
 from distnet.analysis.findings import ALPHA, ANALYZE, CLAMP_TOLERANCE, GAUSSIANS, TRAIN_MAIN, Folder, row, _p
 from distnet.nn import models
 
@@ -36,13 +36,17 @@ def _ci(d: dict, nd=3) -> str:
 
 
 def _geometry(f: Folder):
-    """(variants with a geometry row, the untrained network's row or None, the reference) or None."""
+    """(variants with a geometry row, the reference) or None."""
     rows = [v for v in f.rows.values() if "geometry" in v]
     ref = f.rep.get("geometry_reference")
-    if not rows or not ref:
-        return None
-    untrained = next((v["geometry_untrained"] for v in rows if "geometry_untrained" in v), None)
-    return rows, untrained, ref
+    return (rows, ref) if rows and ref else None
+
+
+def untrained(v: dict, key: str) -> float | None:
+    """The variant's own untrained (epoch-0) network's mean score: scored with its prototypes, else the first point
+    of its geometry along training."""
+    d = (v.get("geometry_untrained") or v.get("geometry_start") or {}).get(key)
+    return None if d is None else d["mean"]
 
 
 def axes(f: Folder) -> dict:
@@ -53,17 +57,21 @@ def axes(f: Folder) -> dict:
     g = _geometry(f)
     if g is None:
         return row(claim, src, "not testable here", "needs a folder with a known truth, analysed", rule, GAUSSIANS)
-    rows, untrained, ref = g
-    ch = ref["chance_alignment"]
-    line = max(ch["mean"] + 2 * ch["std"], untrained["alignment"]["mean"] if untrained else -math.inf)
-    his = [v["geometry"]["alignment"]["ci95"][1] for v in rows]
-    los = [v["geometry"]["alignment"]["ci95"][0] for v in rows]
-    verdict = ("supported" if all(lo is not None and lo > line for lo in los) else
-               "contradicted" if all(hi is not None and hi <= line for hi in his) else "inconclusive")
+    rows, ref = g
+
+    def line(v):   # chance at the variant's own width, and its own untrained network
+        ch = geometry.chance_at(ref, v["protocol"]["hidden"])
+        base = untrained(v, "alignment")
+        return max(ch["mean"] + 2 * ch["std"], -math.inf if base is None else base)
+    cis = [(v["geometry"]["alignment"].get("ci95") or [None, None], line(v)) for v in rows]
+    verdict = ("supported" if all(lo is not None and lo > x for (lo, _), x in cis) else
+               "contradicted" if all(hi is not None and hi <= x for (_, hi), x in cis) else "inconclusive")
     best = max(rows, key=lambda v: v["geometry"]["alignment"]["mean"])
-    ev = (f"best {best['name']} {_ci(best['geometry']['alignment'])}; untrained "
-          f"{untrained['alignment']['mean']:.3f}; " if untrained else f"best {best['name']} "
-          f"{_ci(best['geometry']['alignment'])}; ") + f"chance {ch['mean']:.3f} +/- {ch['std']:.3f}; {len(rows)} variants"
+    ch, base = geometry.chance_at(ref, best["protocol"]["hidden"]), untrained(best, "alignment")
+    above = sum(lo is not None and lo > x for (lo, _), x in cis)
+    ev = (f"{above} of {len(rows)} above the line; best {best['name']} {_ci(best['geometry']['alignment'])}, its "
+          f"untrained {'n/a' if base is None else f'{base:.3f}'}, chance at its width {ch['mean']:.3f} +/- "
+          f"{ch['std']:.3f}")
     return row(claim, src, verdict, ev, rule)
 
 
@@ -72,16 +80,16 @@ def through_means(f: Folder) -> dict:
     rule = ("supported if every variant's 95% interval of the share of units through a class mean lies above the "
             "untrained network's share; contradicted if every interval reaches no higher")
     g = _geometry(f)
-    if g is None or g[1] is None:
+    rows = [v for v in (g[0] if g else []) if untrained(v, "pass_fraction") is not None]
+    if not rows:
         return row(claim, src, "not testable here", "needs a folder with a known truth, analysed", rule, GAUSSIANS)
-    rows, untrained, _ = g
-    base = untrained["pass_fraction"]["mean"]
-    cis = [v["geometry"]["pass_fraction"]["ci95"] for v in rows]
-    verdict = ("supported" if all(lo is not None and lo > base for lo, _ in cis) else
-               "contradicted" if all(hi is not None and hi <= base for _, hi in cis) else "inconclusive")
+    cis = [(v["geometry"]["pass_fraction"].get("ci95") or [None, None], untrained(v, "pass_fraction")) for v in rows]
+    verdict = ("supported" if all(lo is not None and lo > x for (lo, _), x in cis) else
+               "contradicted" if all(hi is not None and hi <= x for (_, hi), x in cis) else "inconclusive")
     best = max(rows, key=lambda v: v["geometry"]["pass_fraction"]["mean"])
-    return row(claim, src, verdict, f"best {best['name']} {_ci(best['geometry']['pass_fraction'])}; untrained "
-               f"{base:.3f}; {len(rows)} variants", rule)
+    above = sum(lo is not None and lo > x for (lo, _), x in cis)
+    return row(claim, src, verdict, f"{above} of {len(rows)} above their untrained share; best {best['name']} "
+               f"{_ci(best['geometry']['pass_fraction'])}, its untrained {untrained(best, 'pass_fraction'):.3f}", rule)
 
 
 def prototypes_near_means(f: Folder) -> dict:
@@ -94,7 +102,7 @@ def prototypes_near_means(f: Folder) -> dict:
     if not rows:
         return row(claim, src, "not testable here", "needs distance-coded variants on a folder with a known truth, "
                    "analysed", rule, GAUSSIANS)
-    line = g[2]["data_mean_error"]
+    line = g[1]["data_mean_error"]
     cis = [v["geometry"]["prototype_error"]["ci95"] for v in rows]
     verdict = ("contradicted" if any(lo is not None and lo > line for lo, _ in cis) else
                "supported" if all(hi is not None and hi < line for _, hi in cis) else "inconclusive")

@@ -103,6 +103,11 @@ def chance_alignment(hidden: int, truth, draws: int = 200, seed: int = 0) -> dic
             "axis_mean": float(axis.mean()), "axis_std": float(axis.std(ddof=1))}
 
 
+def chance_at(reference: dict, width: int) -> dict:
+    """The chance alignment of `width` random units (geometry_reference.json's, per width where it holds several)."""
+    return (reference.get("chance_by_width") or {}).get(str(width), reference["chance_alignment"])
+
+
 def hidden_image(model, params_S, x_NxD) -> np.ndarray:
     """(S, N, H): hidden_post of each seed's network at inputs x."""
     import jax

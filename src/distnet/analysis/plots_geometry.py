@@ -8,6 +8,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
+from distnet.analysis import geometry
 from distnet.analysis.plots_common import legend_outside, value_ticks
 from distnet.nn import models
 from distnet.run import folder
@@ -22,15 +23,25 @@ def _reference(records):
     return next((ref for r in records if (ref := folder.load_reference(Path(r["dir"]).parent))), None)
 
 
-def _chance(ax, key: str, ref) -> None:
-    """The chance band (mean +/- 2 std of random directions) on the panels that have one."""
-    if not ref:
+def _chance_band(ref, key: str, width: int):
+    """(mean, std) of `key` for `width` random units (None for a score without a chance level)."""
+    ch = geometry.chance_at(ref, width)
+    return {"alignment": (ch["mean"], ch["std"]), "axis_alignment": (ch["axis_mean"], ch["axis_std"])}.get(key)
+
+
+def _chance(ax, key: str, ref, widths) -> None:
+    """The chance band (mean +/- 2 std of random directions) on the panels that have one: flat for one width,
+    following the widths along a width axis (`widths` sorted), none for a panel that mixes widths otherwise."""
+    widths = sorted(set(widths))
+    if not ref or _chance_band(ref, key, widths[0] if widths else 0) is None:
         return
-    ch = ref["chance_alignment"]
-    mean, std = {"alignment": (ch["mean"], ch["std"]), "axis_alignment": (ch["axis_mean"], ch["axis_std"])}.get(
-        key, (None, None))
-    if mean is not None:
+    if len(widths) == 1:
+        mean, std = _chance_band(ref, key, widths[0])
         ax.axhspan(mean - 2 * std, mean + 2 * std, color="0.6", alpha=0.25, lw=0, label="chance +/- 2 std")
+    elif ax.get_xlabel() == "width":
+        bands = np.array([_chance_band(ref, key, w) for w in widths])
+        ax.fill_between(widths, bands[:, 0] - 2 * bands[:, 1], bands[:, 0] + 2 * bands[:, 1], color="0.6",
+                        alpha=0.25, lw=0, label="chance +/- 2 std at each width")
 
 
 def _panels(n=len(PANELS)):
@@ -47,7 +58,7 @@ def along_training(records):
                    and (r.get("point") or {}).get("weight_decay", 0.0) == 0.0][:MAX_LINES] or records[:MAX_LINES]
     fig, axes = _panels()
     for ax, (key, title) in zip(axes, PANELS):
-        _chance(ax, key, ref)
+        _chance(ax, key, ref, [r["protocol"]["hidden"] for r in records])
         for r in records:
             t = (r["stats"] or {}).get("geometry_track") or {}
             if key not in t:
@@ -71,9 +82,9 @@ def _swept_value(r, axis: str):
     return (r.get("point") or {}).get(axis)
 
 
-def family(r) -> str:
-    """The variant without its width: the line a width sweep draws."""
-    return models.split(r["variant"])[0]
+def family(r, axis: str) -> str:
+    """The line a record belongs to: its variant, without its width along a width axis."""
+    return models.split(r["variant"])[0] if axis == "width" else r["variant"]
 
 
 def swept_axes(records) -> list[str]:
@@ -83,20 +94,22 @@ def swept_axes(records) -> list[str]:
 
 
 def against_swept(records, axis: str):
-    """Each geometry score at the last checkpoint against the swept value on `axis`, one line per family: the mean
-    over seeds, averaged over the other swept values (the band spans their lowest and highest means)."""
+    """Each geometry score at the last checkpoint against the swept value on `axis`, one line per variant (per
+    variant family along a width axis): the mean over seeds, averaged over the other swept values (the band spans
+    their lowest and highest means). The chance band where the panel's widths allow one."""
     ref = _reference(records)
     fig, axes = _panels()
     values = set()
     for ax, (key, title) in zip(axes, PANELS):
-        _chance(ax, key, ref)
+        ax.set_xlabel(axis)
+        _chance(ax, key, ref, [r["protocol"]["hidden"] for r in records if (r["stats"] or {}).get("geometry")])
         by_family = {}
         for r in records:
             g = ((r["stats"] or {}).get("geometry") or {}).get("summary", {}).get(key)
             x = _swept_value(r, axis)
             if g is None or x is None or g.get("mean") is None:
                 continue
-            by_family.setdefault(family(r), {}).setdefault(x, []).append(g["mean"])
+            by_family.setdefault(family(r, axis), {}).setdefault(x, []).append(g["mean"])
             values.add(x)
         for name, cells in by_family.items():
             xs = sorted(cells)

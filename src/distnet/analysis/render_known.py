@@ -54,6 +54,11 @@ def geometry_section(rep: dict) -> list[str]:
                   f"{ch['mean']:.3f} (+/- {ch['std']:.3f}), axis alignment {ch['axis_mean']:.3f} "
                   f"(+/- {ch['axis_std']:.3f}); the training data's mean sits {ref['data_mean_error']:.2f} "
                   f"Mahalanobis units from the class means on average (a prototype error to beat)."]
+        by_width = ref.get("chance_by_width") or {}
+        if len(by_width) > 1:     # NAME@W variants: chance depends on the width
+            lines += ["Chance by width (matched abs cos / axis alignment): " + "; ".join(
+                f"{w}: {c['mean']:.3f} / {c['axis_mean']:.3f}" for w, c in sorted(by_width.items(), key=lambda i: int(i[0])))
+                + f" (the line above is at {ref['hidden']} units)."]
     lines += ["", "| network | " + " | ".join(h for _, h, _ in GEOMETRY_COLUMNS) + " |",
               "|" + "---|" * (1 + len(GEOMETRY_COLUMNS))]
     table = ([("analytic (Mahalanobis, from the truth)", ref["analytic"]["summary"])] if ref else []) + rows
