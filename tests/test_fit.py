@@ -71,7 +71,14 @@ def test_apply_gives_every_seed_or_one_and_matches_the_recorded_accuracy(smoke_r
      "y_train and y_test have no label 0 although their largest is 10, so that class would never be seen; "
      "relabel to 0..C-1"),
     (lambda a: {**a, "y_train": np.eye(10)[a["y_train"]], "y_test": np.eye(12)[a["y_test"]]},
-     "one-hot rows of different widths [10, 12]")])
+     "one-hot rows of different widths [10, 12]"),
+    # a label past int32 would wrap to another class on the device (2**32 + 1 -> class 1)
+    (lambda a: {**a, "y_train": np.where(a["y_train"] == 1, 2 ** 32 + 1, a["y_train"].astype(np.int64))}, "y_train holds labels "
+     "outside 0..2147483646: min 0, max 4294967297"),
+    (lambda a: {**a, "y_train": np.where(a["y_train"] == 1, 3e9, a["y_train"])}, "y_train holds labels outside"),
+    (lambda a: {**a, "x_train": a["x_train"] + 1j}, "x_train holds complex numbers"),
+    (lambda a: {**a, "x_train": a["x_train"][:0], "y_train": a["y_train"][:0]}, "x_train holds no values"),
+    (lambda a: {**a, "x_train": a["x_train"][:, :0], "x_test": a["x_test"][:, :0]}, "x_train holds no values")])
 def test_bad_arrays_are_refused_naming_the_array(smoke_arrays, change, says):
     arrays = change(dict(zip(("x_train", "y_train", "x_test", "y_test"), smoke_arrays)))
     with pytest.raises(ValueError, match=re.escape(says)):
@@ -79,7 +86,13 @@ def test_bad_arrays_are_refused_naming_the_array(smoke_arrays, change, says):
 
 
 @pytest.mark.parametrize("kwargs, says", [({"seeds": 0}, "seeds=0 must be a positive integer"),
-                                          ({"epochs": 10, "eval_every": 3}, "eval_every=3 must divide epochs=10")])
+                                          ({"epochs": 10, "eval_every": 3}, "eval_every=3 must divide epochs=10"),
+                                          # train.py's own checks (config.check): one validation for both doors
+                                          *[({"lr": lr}, "must be a finite number > 0")
+                                            for lr in (-1, 0, float("nan"), float("inf"), "0.01")],
+                                          ({"seed": 2 ** 32}, "seed=4294967296 must be an integer in 0..4294967295"),
+                                          ({"seed_chunk": -1}, "seed_chunk=-1 must be an integer >= 0"),
+                                          ({"offsetl2_form": "nope"}, "offsetl2_form='nope'; choose one of")])
 def test_bad_settings_are_refused_before_anything_compiles(smoke_arrays, kwargs, says):
     with pytest.raises(ConfigError, match=says):
         fit.fit("ReLU", *smoke_arrays, **kwargs)
@@ -110,3 +123,11 @@ def test_one_hot_rows_give_the_class_count_even_when_a_class_has_no_example(smok
     np.testing.assert_array_equal(labels, y_tr)
     assert fit._classes(labels, y_te, {width, None}) == 12      # the rows name 12 classes; labels reach 9
     assert fit._classes(y_tr, y_te, {None}) == 10
+
+
+def test_seeds_that_go_nan_are_flagged_as_train_py_flags_them(smoke_arrays):
+    x_tr, y_tr, x_te, y_te = smoke_arrays
+    with pytest.warns(UserWarning, match=r"NaN/Inf for seed\(s\) \[0\]"):
+        big = 1e38 / np.abs(x_tr).max()            # finite inputs whose products overflow float32
+        out = fit.fit("ReLU", x_tr * big, y_tr, x_te * big, y_te, seeds=1, epochs=2)
+    assert out.metrics["diverged_epoch"].tolist() == [1] and np.isnan(out.metrics["train_loss"][0, -1])

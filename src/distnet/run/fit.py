@@ -11,15 +11,22 @@ Nothing is written to disk; for checkpoints, resume and a report, run a study wi
 """
 from __future__ import annotations
 
+import warnings
 from typing import NamedTuple
 
 import jax
 import numpy as np
 
-from distnet import data
+import ml_collections
+
+from distnet import config, data
 from distnet.config import ConfigError
+from distnet.nn import layers
 from distnet.nn import models
 from distnet.run import folder, trainer
+
+
+MAX_CLASSES = 2 ** 31 - 1     # labels are int32 on the device
 
 
 class Fit(NamedTuple):
@@ -44,14 +51,16 @@ def _labels(y, name: str, classes: int | None) -> tuple[np.ndarray, int | None]:
         y = y.argmax(axis=1)
     if y.ndim != 1:
         raise ValueError(f"{name} must be integer labels (N,) or one-hot rows (N, classes); got shape {y.shape}")
+    if np.iscomplexobj(y):
+        raise ValueError(f"{name} holds complex numbers, not class indices")
     if not np.issubdtype(y.dtype, np.integer):
         if not np.all(y == np.round(y)):
             raise ValueError(f"{name} holds non-integer labels such as {y[y != np.round(y)][0]!r}")
         y = y.astype(np.int64)
-    if y.size and (y.min() < 0 or (classes is not None and y.max() >= classes)):
-        raise ValueError(f"{name} holds labels outside 0..{(classes or y.max() + 1) - 1}: min {y.min()}, "
-                         f"max {y.max()}")
-    return y.astype(np.int32), width
+    if y.size and (y.min() < 0 or (classes is not None and y.max() >= classes) or y.max() >= MAX_CLASSES):
+        raise ValueError(f"{name} holds labels outside 0..{min(classes or y.max() + 1, MAX_CLASSES) - 1}: min "
+                         f"{y.min()}, max {y.max()}")
+    return y.astype(np.int32), width      # within int32: no label wraps to another
 
 
 def _classes(y_tr: np.ndarray, y_te: np.ndarray, widths: set) -> int:
@@ -63,7 +72,8 @@ def _classes(y_tr: np.ndarray, y_te: np.ndarray, widths: set) -> int:
     if widths - {None}:
         return (widths - {None}).pop()
     classes = int(max(y_tr.max(initial=0), y_te.max(initial=0))) + 1
-    missing = sorted(set(range(classes)) - set(np.unique(y_tr)) - set(np.unique(y_te)))
+    seen = set(np.unique(y_tr).tolist()) | set(np.unique(y_te).tolist())
+    missing = [k for k in range(min(classes, len(seen) + 6)) if k not in seen]     # the first few, never all
     if missing:
         some = ", ".join(map(str, missing[:5])) + (", ..." if len(missing) > 5 else "")
         raise ValueError(f"y_train and y_test have no label {some} although their largest is {classes - 1}, so "
@@ -74,13 +84,34 @@ def _classes(y_tr: np.ndarray, y_te: np.ndarray, widths: set) -> int:
 
 
 def _inputs(x, name: str) -> np.ndarray:
-    x = np.asarray(x, np.float32)
+    x = np.asarray(x)
+    if np.iscomplexobj(x):
+        raise ValueError(f"{name} holds complex numbers; give real inputs (e.g. np.abs or the real part)")
+    x = x.astype(np.float32)
     if x.ndim < 2:
         raise ValueError(f"{name} must hold one example per row, (N, features...); got shape {x.shape}")
+    if not x.size:
+        raise ValueError(f"{name} holds no values (shape {x.shape}): give at least one example with at least one "
+                         f"feature")
     x = x.reshape(len(x), -1)        # images (N, 28, 28) or (N, 28, 28, 1) are flattened as the study does
     if not np.isfinite(x).all():
         raise ValueError(f"{name} holds NaN or Inf")
     return x
+
+
+def check_settings(**settings) -> None:
+    """fit's settings held to the rules train.py holds its config to (config.check and the OffsetL2 form: one
+    validation for both doors); ConfigError naming the argument."""
+    names = {"seeds": "num_seeds"}
+    d = config.base().to_dict()
+    d.update({names.get(k, k): v for k, v in settings.items()}, checkpoint_every=settings["epochs"],
+             chunk_epochs=settings["epochs"])
+    try:
+        config.check(ml_collections.ConfigDict(d))
+        layers.check_form(d["offsetl2_form"])
+    except (ConfigError, TypeError) as e:
+        text = str(e).replace("config.num_seeds", "seeds").replace("config.", "")
+        raise ConfigError(text) from None
 
 
 def fit(variant: str, x_train, y_train, x_test, y_test, *, seeds: int = 5, epochs: int = 100, lr: float = 1e-3,
@@ -97,11 +128,8 @@ def fit(variant: str, x_train, y_train, x_test, y_test, *, seeds: int = 5, epoch
     to train with empty classes). Inputs are used as given (no scaling: the paper trains on raw pixels).
     Returns a Fit with params and metrics carrying a leading seed axis."""
     models.check_names([variant])
-    for name, value in (("seeds", seeds), ("epochs", epochs), ("hidden", hidden), ("eval_every", eval_every)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ConfigError(f"{name}={value!r} must be a positive integer")
-    if epochs % eval_every:
-        raise ConfigError(f"eval_every={eval_every} must divide epochs={epochs}")
+    check_settings(seeds=seeds, epochs=epochs, lr=lr, hidden=hidden, eval_every=eval_every, seed=seed,
+                   seed_chunk=seed_chunk, offsetl2_form=offsetl2_form)
     x_tr, x_te = _inputs(x_train, "x_train"), _inputs(x_test, "x_test")
     if x_tr.shape[1] != x_te.shape[1]:
         raise ValueError(f"x_train has {x_tr.shape[1]} features per example but x_test has {x_te.shape[1]}")
@@ -116,11 +144,16 @@ def fit(variant: str, x_train, y_train, x_test, y_test, *, seeds: int = 5, epoch
     hp, device_data = trainer.Hyper.of(lr), trainer.to_device(dataset)
     params = train.init(trainer.seed_keys(seed, seeds), hp)
     first = trainer.to_host(train.evaluate(params, device_data))
-    params, _, metrics = train.run(params, hp, device_data, epochs)
+    params, went_bad, metrics = train.run(params, hp, device_data, epochs)
     metrics = trainer.to_host(metrics)
     out = {"epoch": np.arange(0, epochs + 1, eval_every)}
     for k in folder.METRICS:
         out[k] = np.concatenate([np.asarray(getattr(first, k))[:, None], np.asarray(getattr(metrics, k))], axis=1)
+    bad = np.asarray(trainer.to_host(went_bad))
+    if bad.any():       # as train.py records it: the epoch each seed went NaN/Inf (0: it did not)
+        warnings.warn(f"loss or parameters became NaN/Inf for seed(s) {np.flatnonzero(bad).tolist()} (epochs "
+                      f"{bad[bad > 0].tolist()}): their metrics are NaN from then on; see metrics['diverged_epoch']")
+        out["diverged_epoch"] = bad.astype(np.int64)
     return Fit(model, trainer.to_host(params), out)
 
 
