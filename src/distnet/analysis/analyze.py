@@ -30,7 +30,8 @@ import numpy as np
 
 from distnet import data
 from distnet.lanes import Lanes
-from distnet.analysis import author_stats, geometry, geometry_track, ood, probes, prototypes, stats
+from distnet.analysis import (author_stats, dataset_prototypes, geometry, geometry_track, ood, probes, prototypes,
+                              stats)
 from distnet.nn import models
 from distnet.run import files, folder
 
@@ -59,19 +60,24 @@ def distance_statistics(model, params_S, ds, activity, geometry, log=print) -> d
                                   "input_std": scale}})
 
 
-def known_answers(vdir, model, params_S, ds, outliers: dict, truth: dict | None, log=print) -> dict:
+def known_answers(vdir, model, params_S, ds, outliers: dict, truth: dict | None, log=print,
+                  separation_SxU=None) -> dict:
     """Input-space prototypes (arrays to vdir/prototypes.npz), outlier AUROC against each set in `outliers`
     and, given the data's truth, the geometry of the trained and the untrained (epoch-0) networks; JSON-ready,
     with the seconds each part took."""
     seconds = {}
     t0 = time.perf_counter()
-    log("  input-space prototypes (train box)")
-    protos = prototypes.find(model, params_S, ds.x_train)
+    log("  input-space prototypes (train box; with an image prior for images)")
+    protos = prototypes.find(model, params_S, ds.x_train, y_train_N=ds.y_train)
     summ = prototypes.prototype_summary(model, params_S, ds, protos)
     near = np.asarray(summ["nearest_train_index"])
     folder.write_prototypes(vdir, protos["x"], ds.x_train[near])
     seconds["prototypes"] = time.perf_counter() - t0
     out = {"input_prototypes": summ}
+    t0 = time.perf_counter()
+    log("  dataset prototypes (train): strongest class readings, images at and far from hidden hyperplanes")
+    out.update(dataset_prototypes.record(vdir, model, params_S, ds, protos.get("prior"), separation_SxU))
+    seconds["dataset_prototypes"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     log(f"  outlier scores ({', '.join(outliers)} against the test split)")
     out["ood"] = ood.ood_summary(model, params_S, ds.x_test, outliers)
@@ -142,7 +148,8 @@ def analyze_variant(vdir, ds, log=print, step: int | None = None, outliers: dict
                 if author is not None:
                     part["author"] = files.plain(author)
                 outliers = ood.noise_images(ds.x_train, len(ds.x_test)) if outliers is None else outliers
-                part.update(known_answers(vdir, model, params_S, ds, outliers, truth, log))
+                part.update(known_answers(vdir, model, params_S, ds, outliers, truth, log,
+                                          part["class_distributions"]["separation"]))
             if tracks is not None:   # along training; a sweep point's final geometry from its last checkpoint
                 part["geometry_track"] = tracks[i]
                 part.setdefault("geometry", {"summary": geometry_track.last(tracks[i])})

@@ -130,6 +130,10 @@ def variant_row(r) -> dict:
         row["input_prototypes"] = {"definition": ip["definition"], "own_class_rate": ip["own_class_rate"],
                                    "own_class": summary.describe(ip["own_class_rate"], (0.0, 1.0)),
                                    "own_class_by_class": np.mean(ip["own_class"], axis=0).tolist()}
+    for key, rate in (("dataset_prototypes", "own_label_rate"), ("prior_prototypes", "own_class_rate")):
+        if key in s:                  # share of class c's dataset / image-prior prototypes carrying label c
+            row[key] = {"definition": s[key]["definition"], "own_rate": summary.describe(s[key][rate], (0.0, 1.0)),
+                        **({"moved": float(np.mean(s[key]["moved"]))} if "moved" in s[key] else {})}
     if "ood" in s:
         row["ood"] = {"reading_kind": s["ood"]["reading_kind"],
                       "sets": {name: {k: v["summary"] for k, v in per.items()} for name, per in s["ood"]["sets"].items()}}

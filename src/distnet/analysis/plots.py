@@ -15,7 +15,7 @@ import numpy as np
 from distnet.analysis.plots_common import (CLAMP_NAMES, LAYER_NAMES, band, error_pct, legend_outside,  # noqa: F401
                                            log_ticks, value_ticks)
 from distnet.analysis.plots_probes import class_distributions, dead_units, noise, ood_auroc, perturbation  # noqa: F401
-from distnet.analysis import plots_atlas, plots_geometry, report_files
+from distnet.analysis import plots_atlas, plots_geometry, plots_prototypes, report_files
 from distnet.run import folder
 
 
@@ -195,6 +195,7 @@ def all_figures(records, into, log=print, shown_as=None) -> list[Path]:
     images = [r for r in with_protos if r["protocol"]["data"] in IMAGE_DATA and folder.load_prototypes(r["dir"])]
     if images:
         todo.append(("prototypes", prototype_grid, images))
+    todo += plots_prototypes.figures(with_stats, IMAGE_DATA)   # by method; hidden units' training images
     todo += plots_geometry.figures(records)          # known-answer geometry along training and against swept values
     todo += plots_atlas.figures(records, into, log)   # the feature-space atlas; its numbers in figures/atlas.json
     paths = []

@@ -81,6 +81,25 @@ def input_prototypes_section(rep: dict) -> list[str]:
         ip = v["input_prototypes"]
         per = " ".join(f"{100 * x:.0f}" for x in ip["own_class_by_class"])
         lines.append(f"| {v['name']} | {ip['definition']} | {fmt_ci(ip['own_class'], True)} | {per} |")
+    return lines + prototype_methods_lines(rep)
+
+
+def prototype_methods_lines(rep: dict) -> list[str]:
+    """One line per variant: how often its dataset prototypes (and image-prior prototypes) carry their class."""
+    rows = [v for v in rep["variants"] if "dataset_prototypes" in v]
+    if not rows:
+        return []
+    lines = ["", "Two more methods (figures prototypes_by_method, hidden_unit_images): the training images each "
+             "network reads most strongly as class c (the smallest unit c for the -Neg families, the largest margin "
+             "of logit c over the others for the rest), and the search above started at the class-mean image with "
+             "total-variation and principal-subspace priors. Share carrying class c's own label, mean over seeds "
+             "[95% t interval]:", ""]
+    for v in rows:
+        d, p = v["dataset_prototypes"], v.get("prior_prototypes")
+        prior = (f"; image-prior prototypes classified as their class {fmt_ci(p['own_rate'], True)}%, "
+                 f"{p['moved']:.2f} pixel scales from the class mean" if p else "")
+        lines.append(f"- {v['name']}: dataset prototypes with their class's label {fmt_ci(d['own_rate'], True)}%"
+                     f"{prior}.")
     return lines
 
 
