@@ -78,9 +78,9 @@ def methods_grid(records):
         for j, m in enumerate(METHODS):
             axes[len(METHODS) * i + j, 0].set_ylabel(f"{r['name']}\n{m}" if j == 0 else m, fontsize=8, rotation=0,
                                                      ha="right", va="center")
-    fig.suptitle(f"Class prototypes by method (seed {seed}; red title = not its class). Dataset: the {k} training "
+    fig.suptitle(f"Class prototypes by method (seed {seed}; red title = not its class).\nDataset: the {k} training "
                  f"images the network reads most strongly as the class", fontsize=10)
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / (1.15 * n + 0.6)))
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.55 / (1.15 * n + 0.6)))
     return fig
 
 
@@ -108,9 +108,9 @@ def unit_grid(records):
             axes[len(SIDE_NAMES) * i + j, 0].set_ylabel(
                 (f"{r['name']}\n" if j == 0 else "") + SIDE_NAMES[side_name], fontsize=8, rotation=0, ha="right",
                 va="center")
-    fig.suptitle(f"Hidden units (seed {seed}; the most class-separating): the {k} training images nearest each "
+    fig.suptitle(f"Hidden units (seed {seed}; the most class-separating): the {k} training images nearest each\n"
                  f"unit's hyperplane and farthest on either side (title: median signed distance)", fontsize=10)
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / (1.25 * n + 0.6)))
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.55 / (1.25 * n + 0.6)))
     return fig
 
 
