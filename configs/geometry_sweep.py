@@ -8,7 +8,7 @@ Command:  python train.py --config configs/geometry_sweep.py:cpu --workdir runs/
 Problem:  4 classes in D = 10, means and covariances as in configs/geometry_gaussians.py (recorded per variant in
           truth.npz); 2,000 train / 1,000 test points; lr 0.1, full batch.
 Grid:     cpu: ReLU and Abs2-Neg (a control and a forced distance code) x widths 4, 10, 32, 128 (as variants NAME@W)
-               x init scales 0.3, 1, 3 x weight decays 0, 1e-3 (lanes) x 3 seeds, 2,000 epochs.
+               x init scales 0.3, 1, 3 x weight decays 0, 1e-3 (lanes) x 3 seeds, 4,000 epochs.
           gpu: ReLU, Abs, ReLU2-Neg, Abs2-Neg, ReLU-L2-Neg, Abs-L2-Neg x widths 4, 10, 32, 128 x init scales 0.1,
                0.3, 1, 3 x weight decays 0, 1e-4, 1e-3, 1e-2 x 10 seeds, 5,000 epochs.
           Checkpoints every tenth of the run: the geometry along training has 11 points, epoch 0 (untrained) included.
@@ -21,7 +21,7 @@ from distnet.config import ConfigError, base
 
 SIZES = {
     "cpu": {"variants": "ReLU,Abs2-Neg", "widths": (4, 10, 32, 128), "init_scales": (0.3, 1.0, 3.0),
-            "weight_decays": (0.0, 1e-3), "num_seeds": 3, "epochs": 2000},
+            "weight_decays": (0.0, 1e-3), "num_seeds": 3, "epochs": 4000},
     "gpu": {"variants": "ReLU,Abs,ReLU2-Neg,Abs2-Neg,ReLU-L2-Neg,Abs-L2-Neg", "widths": (4, 10, 32, 128),
             "init_scales": (0.1, 0.3, 1.0, 3.0), "weight_decays": (0.0, 1e-4, 1e-3, 1e-2), "num_seeds": 10,
             "epochs": 5000},
