@@ -72,7 +72,7 @@ def along_training(records):
         ax.set(title=title, xlabel="epoch (0: untrained)")
         ax.grid(alpha=0.3)
     fig.suptitle("Geometry against the known truth along training (mean, 95% interval over seeds)")
-    legend_outside(fig, axes[-1], ncol=1 + len(records) // 16)
+    legend_outside(fig, axes[0], ncol=1 + len(records) // 16)
     return fig
 
 
@@ -96,20 +96,24 @@ def swept_axes(records) -> list[str]:
 def against_swept(records, axis: str):
     """Each geometry score at the last checkpoint against the swept value on `axis`, one line per variant (per
     variant family along a width axis): the mean over seeds, averaged over the other swept values (the band spans
-    their lowest and highest means). The chance band where the panel's widths allow one."""
+    their lowest and highest means); dashed, the same networks at epoch 0. The chance band where the panel's widths
+    allow one."""
     ref = _reference(records)
     fig, axes = _panels()
     values = set()
     for ax, (key, title) in zip(axes, PANELS):
         ax.set_xlabel(axis)
         _chance(ax, key, ref, [r["protocol"]["hidden"] for r in records if (r["stats"] or {}).get("geometry")])
-        by_family = {}
+        by_family, at_start = {}, {}
         for r in records:
             g = ((r["stats"] or {}).get("geometry") or {}).get("summary", {}).get(key)
             x = _swept_value(r, axis)
             if g is None or x is None or g.get("mean") is None:
                 continue
             by_family.setdefault(family(r, axis), {}).setdefault(x, []).append(g["mean"])
+            start = ((r["stats"] or {}).get("geometry_track") or {}).get(key, [None])[0]
+            if start is not None and start.get("mean") is not None:
+                at_start.setdefault(family(r, axis), {}).setdefault(x, []).append(start["mean"])
             values.add(x)
         for name, cells in by_family.items():
             xs = sorted(cells)
@@ -117,6 +121,10 @@ def against_swept(records, axis: str):
             line, = ax.plot(xs, means, marker="o", label=name)
             ax.fill_between(xs, [min(cells[x]) for x in xs], [max(cells[x]) for x in xs], color=line.get_color(),
                             alpha=0.15, lw=0)
+            if name in at_start:      # the same networks at epoch 0
+                u = at_start[name]
+                ax.plot(sorted(u), [np.mean(u[x]) for x in sorted(u)], ls="--", lw=1, color=line.get_color(),
+                        label=f"{name}, untrained (epoch 0)")
         if values and min(values) > 0 and max(values) / min(values) >= 10:
             ax.set_xscale("log")
         elif values and min(values) == 0 < max(values):
@@ -125,8 +133,9 @@ def against_swept(records, axis: str):
             value_ticks(ax.xaxis, values)
         ax.set(title=title, xlabel=axis)
         ax.grid(alpha=0.3)
-    fig.suptitle(f"Final geometry against {axis} (mean over seeds; band: over the other swept values)")
-    legend_outside(fig, axes[-1])
+    fig.suptitle(f"Final geometry against {axis} (mean over seeds; band: over the other swept values; dashed: the "
+                 f"same networks untrained)")
+    legend_outside(fig, axes[0])      # the first panel holds every line and the chance band
     return fig
 
 
