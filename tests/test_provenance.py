@@ -187,6 +187,10 @@ def test_damaged_files_are_one_sentence_not_a_traceback_or_a_hang(run):
     os.mkfifo(run / "Abs2-Neg" / "config.json")
     with pytest.raises(files.RunFileError, match="config.json is damaged .*not a regular file"):
         folder.read_config(run / "Abs2-Neg")
+    (run / "Abs2-Neg" / "metrics.npz").unlink()
+    os.mkfifo(run / "Abs2-Neg" / "metrics.npz")
+    with pytest.raises(files.RunFileError, match="metrics.npz is damaged .*not a regular file"):
+        folder.load_metrics(run / "Abs2-Neg")
     np.testing.assert_equal(folder.load_metrics(run / "ReLU")["epoch"][-1], 20)
 
 
@@ -228,3 +232,21 @@ def test_a_damaged_epoch_0_checkpoint_of_a_finished_variant_is_recomputed_by_tra
 def jax_leaves(tree):
     import jax
     return [np.asarray(x) for x in jax.tree_util.tree_leaves(tree)]
+
+
+def test_overwrite_of_a_variant_folder_that_is_a_link_removes_the_link_only(run, tmp_path):
+    outside = tmp_path / "outside"
+    (run / "ReLU").rename(outside)
+    os.symlink(outside, run / "ReLU")
+    preflight.remove_variant(run / "ReLU")
+    assert not os.path.lexists(run / "ReLU") and (outside / "config.json").exists()
+    assert not list(run.glob("*" + preflight.DELETING + "*"))
+
+
+def test_a_resume_with_other_library_versions_is_said_aloud(run, smoke_cfg):
+    _edit(run / "ReLU" / "config.json", lambda r: r["versions"].update(jax="0.0.1"))
+    logs = []
+    preflight.check_folder(smoke_cfg, run, ["ReLU"], data.load(smoke_cfg.data).info, {"split": "off", "parts": 0},
+                           log=logs.append)
+    assert any("started with jax 0.0.1, now jax " in line and "may not be bit-identical" in line
+               for line in logs), logs

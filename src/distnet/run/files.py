@@ -110,6 +110,8 @@ def read_npz(path, fix: str = "restore it from a copy") -> dict:
     """Every array of the .npz file `path`, never unpickled (RunFileError naming the file and `fix` when it is not
     a readable .npz archive)."""
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):      # a FIFO would block the open below
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
         with open(path, "rb") as f:
             if not zipfile.is_zipfile(f):     # np.load would try it as a pickle
                 raise zipfile.BadZipFile("not a .npz archive")

@@ -16,7 +16,7 @@ import jax
 from distnet import config, data
 from distnet.lanes import Lanes
 from distnet.nn import models
-from distnet.run import checkpoint, files, folder, hosts, provenance
+from distnet.run import checkpoint, files, folder, formats, hosts, provenance
 
 MARGIN = 1.5            # free space wanted, as a multiple of the estimate (Orbax metadata, tmp copies)
 SLACK = 16 * 2 ** 20    # plus this much for config/summary files and filesystem overhead
@@ -141,19 +141,30 @@ def _say_if_other_devices(record: dict, variant: str, log) -> None:
     if then != now:
         log(f"{variant}: started on {then[1]} {then[0]} device(s), now on {now[1]} {now[0]} device(s); if it "
             f"resumes, its numbers will not be bit-identical to an uninterrupted run on either")
+    libraries = {k: v for k, v in formats.versions().items() if k in LIBRARIES and was.get(k, v) != v}
+    if libraries:
+        log(f"{variant}: started with {', '.join(f'{k} {was[k]}' for k in libraries)}, now "
+            f"{', '.join(f'{k} {v}' for k, v in libraries.items())}; if it resumes, its numbers may not be "
+            f"bit-identical to an uninterrupted run")
 
 
 DELETING = ".deleting-"
+LIBRARIES = ("jax", "jaxlib", "flax", "optax", "numpy")     # the versions that compute the numbers
 
 
 def remove_variant(vdir) -> None:
     """Delete a variant folder so that a kill midway can never leave part of the old run under its name
     (an old summary.json beside a new config.json would pass the old result off as the new one's): rename
-    it aside first (one atomic step), then delete the renamed folder."""
+    it aside first (one atomic step), then delete the renamed folder. A variant folder that is a link loses the link
+    only: what it points to, outside the run folder, is left alone."""
     vdir = Path(vdir)
     aside = vdir.with_name(f"{vdir.name}{DELETING}{os.getpid()}")
     os.replace(vdir, aside)
-    shutil.rmtree(aside)
+    _delete(aside)
+
+
+def _delete(p: Path, ignore_errors: bool = False) -> None:
+    p.unlink() if p.is_symlink() else shutil.rmtree(p, ignore_errors=ignore_errors)
 
 
 def remove_leftovers(workdir) -> None:
@@ -161,7 +172,7 @@ def remove_leftovers(workdir) -> None:
     if not hosts.primary():
         return
     for p in Path(workdir).glob(f"*{DELETING}*"):
-        shutil.rmtree(p, ignore_errors=True)
+        _delete(p, ignore_errors=True)
 
 
 def check(cfg, workdir, variants, dataset, first_layer: dict, overwrite: bool = False, log=print) -> None:
