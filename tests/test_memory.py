@@ -62,6 +62,14 @@ def test_parameters_that_alone_do_not_fit_ask_for_fewer_seeds(tiny):
     assert str(e.value).startswith("config.num_seeds=5000: the parameters of ReLU's 5000 lanes alone need about ")
 
 
+def test_a_width_that_does_not_fit_even_one_seed_asks_for_a_smaller_hidden(tiny):
+    """Fewer seeds cannot help then (it used to suggest num_seeds=1 to a run of one seed)."""
+    _, dd = tiny
+    with pytest.raises(config.ConfigError, match="^one seed of ReLU at config.hidden=8 needs about .*; reduce "
+                                                 "config.hidden"):
+        memory.check(_cfg(1), ["ReLU"], 3, dd, 4, available=2 ** 10)
+
+
 def test_a_run_that_fits_compiles_nothing_and_passes(tiny, monkeypatch):
     _, dd = tiny
     monkeypatch.setattr(memory.trainer, "make_train", lambda *a, **k: pytest.fail("compiled for a run that fits"))

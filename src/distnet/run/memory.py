@@ -105,8 +105,12 @@ def check(cfg, variants, classes: int, data: trainer.Data, chunk_epochs: int, av
         gib = lambda b: f"{b / 2 ** 30:.1f} GiB"
         where = f"{jax.default_backend()} ({gib(available)} available)"
         fits = int((budget - state) // per_seed) * devices
+        per_lane = STATE_COPIES * models.params_bytes(model, data.x_train.shape[1]) * lanes.n_points
+        if per_lane + per_seed > budget:     # not even one seed: fewer seeds cannot help
+            raise config.ConfigError(
+                f"one seed of {variant} at config.hidden={cfg.hidden} needs about {gib(per_lane + per_seed)} on this "
+                f"{where}; reduce config.hidden (or the data) until one seed fits")
         if fits < 1:   # the parameters alone: fewer seeds per run (one at a time)
-            per_lane = STATE_COPIES * models.params_bytes(model, data.x_train.shape[1]) * lanes.n_points
             raise config.ConfigError(
                 f"config.num_seeds={cfg.num_seeds}: the parameters of {variant}'s {lanes.n} lanes alone need about "
                 f"{gib(state)} on this {where}; train at most {max(1, int((budget - per_seed) // per_lane))} seeds "
