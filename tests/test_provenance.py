@@ -250,3 +250,11 @@ def test_a_resume_with_other_library_versions_is_said_aloud(run, smoke_cfg):
                            log=logs.append)
     assert any("started with jax 0.0.1, now jax " in line and "may not be bit-identical" in line
                for line in logs), logs
+
+
+def test_an_empty_metrics_csv_of_a_finished_variant_is_rewritten(run):
+    from distnet.run import study
+    want = (run / "ReLU" / "metrics.csv").read_text()
+    (run / "ReLU" / "metrics.csv").write_text("")
+    assert study.prepare(run / "ReLU", folder.read_config(run / "ReLU"), None, _plan(run), print) is not None
+    assert (run / "ReLU" / "metrics.csv").read_text() == want

@@ -85,6 +85,8 @@ def prepare(vdir, record: dict, truth: dict | None, plan: plans.Plan, log) -> di
     resume.require_digests(vdir)            # a folder an older distnet finished is refused as it is
     if resume.finished_problem(vdir, plan) is None:
         log(f"{record['variant']}: finished earlier, skipping ({vdir / 'summary.json'})")
+        if not (vdir / "metrics.csv").is_file() or not (vdir / "metrics.csv").stat().st_size:
+            folder.write_metrics_csv(vdir)      # missing or empty: rewritten from metrics.npz
         return folder.read_summary(vdir)
     log(f"{record['variant']}: finished earlier, but its newest checkpoint or metrics.npz does not verify; training "
         f"it again from the newest checkpoint that does")
