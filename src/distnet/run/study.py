@@ -259,7 +259,7 @@ def one_writer(workdir):
         if hosts.primary():
             try:
                 held.enter_context(folder.lock(workdir, f"train.py ({' '.join(sys.argv[1:]) or 'no flags'})"))
-            except files.Busy as e:
+            except (files.Busy, files.RunFileError) as e:     # held, or a link/folder in the lock's place
                 refused = e
         if hosts.agree_max(int(refused is not None)):
             raise refused or files.Busy(f"{workdir} is in use by another process (process 0 could not lock it)")
