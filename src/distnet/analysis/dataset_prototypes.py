@@ -35,10 +35,7 @@ UNITS = 4    # hidden units shown: the most class-separating (Fisher ratio on hi
 SIDES = ("nearest", "positive", "negative")
 
 
-def reading(spec: models.Spec) -> str:
-    """"distance" when the network reads a small unit c as class c (it minimises unit c: prototypes.sign > 0, and
-    its logits are the units negated), else "margin" (it reads the largest logit)."""
-    return "distance" if prototypes.sign(spec) > 0 and spec.neg else "margin"
+reading = prototypes.reading     # (defined beside sign: the image-prior search reads units the same way)
 
 
 def definition(spec: models.Spec, k: int = K) -> str:

@@ -199,15 +199,19 @@ def principal_subspace(x_NxD, rank: int = PCA_RANK) -> tuple[np.ndarray, np.ndar
     return _SUBSPACE[key]
 
 
+def reading(spec: models.Spec) -> str:
+    """"distance" when the network reads a small unit c as class c (it minimises unit c: sign > 0, and its logits
+    are the units negated), else "margin" (it reads the largest logit)."""
+    return "distance" if sign(spec) > 0 and spec.neg else "margin"
+
+
 def _prior_inputs(spec, x_NxD, y_N, classes) -> dict:
     """The image-prior search's inputs: class-mean starts (C, D), the principal subspace, scale and weights."""
-    from distnet.analysis import dataset_prototypes
-
     start = np.stack([x_NxD[y_N == c].mean(0) if np.any(y_N == c) else x_NxD.mean(0) for c in range(classes)])
     mean, basis = principal_subspace(x_NxD)
     return {"start": start, "mean": mean, "basis": basis, "scale": float(np.sqrt(np.mean(np.var(x_NxD, 0)))),
             "lam_tv": LAM_TV, "lam_pca": LAM_PCA, "lr": PRIOR_LR,
-            "distance": float(dataset_prototypes.reading(spec) == "distance")}
+            "distance": float(reading(spec) == "distance")}
 
 
 def _prior_result(model, params_S, x_SxCxD, prior: dict) -> dict:

@@ -161,7 +161,7 @@ def unlisted(workdir, listed) -> list[str]:
         try:
             held = set(os.listdir(p))
         except OSError as e:
-            if p.name in models.NAMES:
+            if models.is_name(p.name):     # NAME or NAME@W
                 out.append(f"{p} ({e.strerror or e})")
             continue
         if held & set(RUN_FILES):
