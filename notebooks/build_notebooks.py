@@ -172,7 +172,7 @@ LEARNED = [
                  "from the folder's numbers by the rule in its row; a claim the folder cannot test names the command "
                  "that would make it testable. Set `RUN_DIR` below; nothing is trained."),
     ("code", 'RUN_DIR = "runs/default"'),
-    ("code", SETUP + "\nfrom distnet.analysis import compare, findings, ledger, plots, render_known\n"
+    ("code", SETUP + "\nfrom distnet.analysis import compare, findings, ledger, plots, plots_geometry, render_known\n"
              "rep, records = compare.build([RUN])\nrows = rep['findings']\n"
              "with_stats = [r for r in records if r['stats']]\n\n\n"
              "def show(*starts):\n"
@@ -191,7 +191,10 @@ LEARNED = [
                  "between the analytic network and an untrained one."),
     ("code", "show('trained first-layer units', 'first-layer hyperplanes')\n"
              "geometry = render_known.geometry_section(rep)\n"
-             "display(Markdown('\\n'.join(geometry[1:]))) if geometry else print('no known truth in this folder')"),
+             "display(Markdown('\\n'.join(geometry[1:]))) if geometry else print('no known truth in this folder')\n"
+             "tracked = [r for r in with_stats if r['stats'].get('geometry_track')]\n"
+             "if tracked:   # every checkpoint, from the untrained network at epoch 0\n"
+             "    figure(plots_geometry.along_training(tracked))"),
     ("markdown", "## Do distance-coded outputs put their prototypes on the class means?"),
     ("code", "show('distance-coded outputs')\n"
              "images = [r for r in with_stats if 'input_prototypes' in r['stats'] and r['protocol']['data'] in plots.IMAGE_DATA\n"

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import shutil
 
 import numpy as np
 import pytest
@@ -160,7 +161,13 @@ def test_load_data_refuses_data_other_than_the_run_trained_on(smoke_cfg, tmp_pat
         data.reload(folder.read_config(vdir), vdir)
     assert str(e.value) == (f"{vdir} was trained on other data: train-images-idx3-ubyte.gz in {src.resolve()} has "
                             f"SHA-256 {new[:16]}... but the run trained on {old[:16]}...; put the original data back "
-                            f"(or point data.dir / ${data.ENV_DIR} at it)")
+                            f"in {src.resolve()} (the run's data.dir={cfg.data.dir} is read before "
+                            f"${data.ENV_DIR})")     # the run named its folder: the variable would not be read
+    shutil.rmtree(src)
+    with pytest.raises(data.DataError) as e:
+        data.reload(folder.read_config(vdir), vdir)
+    assert str(e.value).endswith(f"put them back in {src.resolve()} (the run's data.dir={cfg.data.dir} is read before "
+                                 f"${data.ENV_DIR}, so only that folder counts)")
 
 
 def _trained_through_env(smoke_cfg, tmp_path, monkeypatch):

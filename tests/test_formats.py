@@ -87,11 +87,12 @@ def test_a_folder_written_before_format_version_resumes_and_analyses(smoke_cfg, 
     trained = {v: folder.load_metrics(run / v) for v in ("ReLU", "Abs2-Neg")}
     now = folder.read_config(run / "ReLU")
     assert now["format_version"] == formats.CURRENT
-    # today's record is the fixture's plus its format_version and config.data.path, empty unless data.name=npz
-    # (versions and the first layer are the machine's)
+    # today's record is the fixture's plus its format_version, config.data.path (empty unless data.name=npz) and
+    # config.widths (empty unless set; no reader needs it: a width is in its variant's name) (versions and the first
+    # layer are the machine's)
     today = json.loads(json.dumps({k: v for k, v in now.items()
                                    if k not in ("format_version", "versions", "first_layer")}))
-    assert today["config"]["data"].pop("path") == ""
+    assert today["config"]["data"].pop("path") == "" and today["config"].pop("widths") == []
     assert today == {k: v for k, v in OLD.items() if k not in ("versions", "first_layer")}
     old = {"ReLU": {**OLD, "first_layer": now["first_layer"]},          # written before format_version
            "Abs2-Neg": before_sweeps(folder.read_config(run / "Abs2-Neg"))}   # and before sweeps

@@ -221,6 +221,8 @@ def reload(record: dict, vdir) -> Dataset:
         dcfg.source = "idx"
         if Path(was).is_dir():
             dcfg.dir = was
+    # the run's own data.dir is read before $DISTNET_DATA_DIR: with one, the variable cannot point elsewhere
+    named = record["config"]["data"].get("dir")
     try:
         ds = load(dcfg)
     except DataError as e:
@@ -229,11 +231,14 @@ def reload(record: dict, vdir) -> Dataset:
         if source == "npz":
             raise DataError(f"{vdir} was trained on {was}, which cannot be read now ({e}); put that file back "
                             f"there") from None
+        fix = (f"put them back in {was} (the run's data.dir={named} is read before ${ENV_DIR}, so only that folder "
+               f"counts)" if named else f"point ${ENV_DIR} (or data.dir) at a folder holding them")
         raise DataError(f"{vdir} was trained on the files in {was}, which are gone, and none were found "
-                        f"instead ({e}); point ${ENV_DIR} (or data.dir) at a folder holding them") from None
+                        f"instead ({e}); {fix}") from None
     differs = data_difference(record["data"], ds.info)
     if differs:
-        back = f"the original file back at {was}" if source == "npz" else \
-            f"the original data back (or point data.dir / ${ENV_DIR} at it)"
+        back = (f"the original file back at {was}" if source == "npz" else
+                f"the original data back in {was} (the run's data.dir={named} is read before ${ENV_DIR})" if named
+                else f"the original data back (or point data.dir / ${ENV_DIR} at it)")
         raise DataError(f"{vdir} was trained on other data: {differs}; put {back}")
     return ds

@@ -49,6 +49,16 @@ def untrained(v: dict, key: str) -> float | None:
     return None if d is None else d["mean"]
 
 
+def _above(cells) -> tuple[str, int]:
+    """(verdict, how many above) of (summary with a 95% interval, line) pairs: supported when every interval lies
+    above its line, contradicted when every one reaches no higher than it, else inconclusive."""
+    cis = [((d.get("ci95") or [None, None]), line) for d, line in cells]
+    above = sum(lo is not None and lo > x for (lo, _), x in cis)
+    verdict = ("supported" if above == len(cis) else
+               "contradicted" if all(hi is not None and hi <= x for (_, hi), x in cis) else "inconclusive")
+    return verdict, above
+
+
 def axes(f: Folder) -> dict:
     claim = "trained first-layer units align with the true principal axes"
     src = "companion paper (known answer)"
@@ -63,12 +73,9 @@ def axes(f: Folder) -> dict:
         ch = geometry.chance_at(ref, v["protocol"]["hidden"])
         base = untrained(v, "alignment")
         return max(ch["mean"] + 2 * ch["std"], -math.inf if base is None else base)
-    cis = [(v["geometry"]["alignment"].get("ci95") or [None, None], line(v)) for v in rows]
-    verdict = ("supported" if all(lo is not None and lo > x for (lo, _), x in cis) else
-               "contradicted" if all(hi is not None and hi <= x for (_, hi), x in cis) else "inconclusive")
+    verdict, above = _above([(v["geometry"]["alignment"], line(v)) for v in rows])
     best = max(rows, key=lambda v: v["geometry"]["alignment"]["mean"])
     ch, base = geometry.chance_at(ref, best["protocol"]["hidden"]), untrained(best, "alignment")
-    above = sum(lo is not None and lo > x for (lo, _), x in cis)
     ev = (f"{above} of {len(rows)} above the line; best {best['name']} {_ci(best['geometry']['alignment'])}, its "
           f"untrained {'n/a' if base is None else f'{base:.3f}'}, chance at its width {ch['mean']:.3f} +/- "
           f"{ch['std']:.3f}")
@@ -83,11 +90,8 @@ def through_means(f: Folder) -> dict:
     rows = [v for v in (g[0] if g else []) if untrained(v, "pass_fraction") is not None]
     if not rows:
         return row(claim, src, "not testable here", "needs a folder with a known truth, analysed", rule, GAUSSIANS)
-    cis = [(v["geometry"]["pass_fraction"].get("ci95") or [None, None], untrained(v, "pass_fraction")) for v in rows]
-    verdict = ("supported" if all(lo is not None and lo > x for (lo, _), x in cis) else
-               "contradicted" if all(hi is not None and hi <= x for (_, hi), x in cis) else "inconclusive")
+    verdict, above = _above([(v["geometry"]["pass_fraction"], untrained(v, "pass_fraction")) for v in rows])
     best = max(rows, key=lambda v: v["geometry"]["pass_fraction"]["mean"])
-    above = sum(lo is not None and lo > x for (lo, _), x in cis)
     return row(claim, src, verdict, f"{above} of {len(rows)} above their untrained share; best {best['name']} "
                f"{_ci(best['geometry']['pass_fraction'])}, its untrained {untrained(best, 'pass_fraction'):.3f}", rule)
 

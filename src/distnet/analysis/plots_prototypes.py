@@ -39,17 +39,22 @@ def _show(ax, img, lo, hi, title=None, color="k"):
         ax.set_title(title, fontsize=8, color=color)
 
 
+def _frame(records):
+    """(rows of _rows, the seed whose images were kept, the images' side, one grey scale's low and high for all)."""
+    rows = _rows(records)
+    side = prototypes.image_side(rows[0][1]["dataset"].shape[-1])
+    lo = min(float(i["dataset"].min()) for _, i, _ in rows)
+    hi = max(float(i["dataset"].max()) for _, i, _ in rows)
+    return rows, rows[0][0]["stats"]["dataset_prototypes"]["image_seed"], side, lo, hi
+
+
 def methods_grid(records):
     """Per variant, one row per method (left label), classes across: the box search's and the image-prior search's
     prototype of the seed the dataset prototypes' images were kept for (title: class -> predicted, red when not
     its class) and that seed's k training images with the strongest class reading (title: how many carry the
     class's own label)."""
-    rows = _rows(records)
-    seed = rows[0][0]["stats"]["dataset_prototypes"]["image_seed"]
-    classes, k, dim = rows[0][1]["dataset"].shape
-    side = prototypes.image_side(dim)
-    lo = min(float(i["dataset"].min()) for _, i, _ in rows)
-    hi = max(float(i["dataset"].max()) for _, i, _ in rows)
+    rows, seed, side, lo, hi = _frame(records)
+    classes, k, _ = rows[0][1]["dataset"].shape
     n = len(rows) * len(METHODS)
     fig, axes = plt.subplots(n, classes, figsize=(1.1 * classes + 2.4, 1.15 * n + 0.6), squeeze=False)
     for i, (r, imgs, box) in enumerate(rows):
@@ -88,12 +93,8 @@ def unit_grid(records):
     """Per variant, the same hidden units (the most class-separating of the kept seed) in columns and one row per
     list: the k training images nearest the unit's hyperplane and the k farthest on either side (title: unit and
     the labels' most common class, with its count)."""
-    rows = _rows(records)
-    seed = rows[0][0]["stats"]["dataset_prototypes"]["image_seed"]
-    units, k, dim = rows[0][1]["unit_nearest"].shape
-    side = prototypes.image_side(dim)
-    lo = min(float(i["dataset"].min()) for _, i, _ in rows)
-    hi = max(float(i["dataset"].max()) for _, i, _ in rows)
+    rows, seed, side, lo, hi = _frame(records)
+    units, k, _ = rows[0][1]["unit_nearest"].shape
     n = len(rows) * len(SIDE_NAMES)
     fig, axes = plt.subplots(n, units, figsize=(2.2 * units + 2.4, 1.25 * n + 0.6), squeeze=False)
     for i, (r, imgs, _) in enumerate(rows):
