@@ -198,4 +198,6 @@ def parse_flags(argv):
 
 
 if __name__ == "__main__":
+    from distnet.run import files
+    files.readable_console()
     app.run(lambda argv: sys.exit(main(argv)), flags_parser=parse_flags)

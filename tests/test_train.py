@@ -17,9 +17,9 @@ from helpers import ROOT, train_process as train
 
 @pytest.fixture(scope="module")
 def cli_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("cli") / "run"
+    workdir = tmp_path_factory.mktemp("cli") / "run-\u00fcn\u00ef"      # a folder name the console cannot show
     r = train("--config", str(ROOT / "configs/smoke.py"), "--workdir", str(workdir),
-              "--config.variants=ReLU,Abs2-Neg,Abs-L2")
+              "--config.variants=ReLU,Abs2-Neg,Abs-L2", env={"PYTHONIOENCODING": "ascii"})
     assert r.returncode == 0, r.stderr
     return workdir, r
 
@@ -27,6 +27,7 @@ def cli_run(tmp_path_factory):
 def test_train_py_writes_every_file_of_the_run_folder(cli_run):
     workdir, r = cli_run
     assert "Abs2-Neg" in r.stdout and "test acc" in r.stdout and "results in" in r.stdout
+    assert "run-\\xfcn\\xef" in r.stdout           # named in escapes by an ASCII console, not a UnicodeEncodeError
     for v in ("ReLU", "Abs2-Neg", "Abs-L2"):
         vdir = workdir / v
         m = folder.load_metrics(vdir)

@@ -251,4 +251,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
+    files.readable_console()
     sys.exit(main())

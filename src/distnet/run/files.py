@@ -251,3 +251,12 @@ def replace_folder(link):
     for old in link.parent.glob(f".{link.name}-*"):
         if old.name != new.name:
             shutil.rmtree(old, ignore_errors=True) if old.is_dir() and not old.is_symlink() else old.unlink()
+
+
+def readable_console() -> None:
+    """Print what the console's encoding cannot show as backslash escapes (a run folder named in another script
+    under PYTHONIOENCODING=ascii) instead of failing on the first line that names it; for the command lines."""
+    import sys
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
