@@ -132,3 +132,13 @@ def test_replace_folder_refuses_to_replace_a_real_folder(tmp_path):
     with pytest.raises(files.RunFileError, match="out is not the link distnet writes there; move it away"):
         with files.replace_folder(tmp_path / "out"):
             pass
+
+
+def test_a_library_pointer_to_more_detail_is_no_reason(tmp_path):
+    """A half-truncated Orbax file fails in TensorStore with a message that ends in a pybind repr; the one
+    sentence keeps the reason and drops the pointer."""
+    e = Exception("Encountered error while reading array index: (slice(0, 2, 1),). See full TensorStore details: "
+                  "<bound method pybind11_detail_function_record_v1_system_libstdcpp_gxx_abi_1xxx of <object>>")
+    err = files.unreadable(tmp_path / "x", e, "rerun")
+    assert err.what == f"{tmp_path / 'x'} is damaged (Exception: Encountered error while reading array index: " \
+                       f"(slice(0, 2, 1),))"

@@ -63,7 +63,9 @@ def unreadable(path, e: BaseException, fix: str, name: str | None = None) -> Run
                             "and rerun", permission=True)
     if isinstance(e, FileNotFoundError):
         return RunFileError(f"{name} is missing", fix)
-    reason = str(e).splitlines()[0][:200] if str(e) else ""
+    reason = str(e).splitlines()[0] if str(e) else ""
+    # a library's pointer to more detail ("See full TensorStore details: <bound method ...>") is no reason
+    reason = re.split(r"\s*(?:See full|<bound method|<built-in)", reason)[0].rstrip(" .:")[:200]
     return RunFileError(f"{name} is damaged ({type(e).__name__}{': ' + reason if reason else ''})", fix)
 
 
