@@ -200,4 +200,5 @@ def parse_flags(argv):
 if __name__ == "__main__":
     from distnet.run import files
     files.readable_console()
+    files.quiet_orphans()
     app.run(lambda argv: sys.exit(main(argv)), flags_parser=parse_flags)

@@ -142,3 +142,24 @@ def test_a_library_pointer_to_more_detail_is_no_reason(tmp_path):
     err = files.unreadable(tmp_path / "x", e, "rerun")
     assert err.what == f"{tmp_path / 'x'} is damaged (Exception: Encountered error while reading array index: " \
                        f"(slice(0, 2, 1),))"
+
+
+def test_the_command_lines_drop_only_an_abandoned_readers_unraisable_exceptions(monkeypatch):
+    """Orbax can leave a callback on a closed event loop (or an un-awaited coroutine) after a damaged checkpoint
+    was named; the command lines drop those, and pass every other unraisable exception on."""
+    import sys
+    import types
+
+    seen = []
+    monkeypatch.setattr(sys, "unraisablehook", seen.append)
+    files.quiet_orphans()
+
+    async def reader():
+        pass
+
+    coro = reader()
+    for exc, obj in ((RuntimeError("Event loop is closed"), None), (ValueError("x"), coro),
+                     (RuntimeError("something else"), None), (OSError("disk"), "a file")):
+        sys.unraisablehook(types.SimpleNamespace(exc_value=exc, object=obj))
+    coro.close()
+    assert [str(u.exc_value) for u in seen] == ["something else", "disk"]

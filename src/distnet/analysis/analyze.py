@@ -252,4 +252,5 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     files.readable_console()
+    files.quiet_orphans()
     sys.exit(main())

@@ -262,3 +262,23 @@ def readable_console() -> None:
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
+
+
+def _orphaned(u) -> bool:
+    """An unraisable exception of an asynchronous reader that outlived its event loop (Orbax, after a damaged
+    checkpoint was named): a callback on a closed loop, or an abandoned coroutine."""
+    import inspect
+    return ((isinstance(u.exc_value, RuntimeError) and str(u.exc_value) == "Event loop is closed")
+            or inspect.iscoroutine(u.object))
+
+
+def quiet_orphans() -> None:
+    """For the command lines: after one sentence has named a damaged checkpoint, Orbax's abandoned restore can still
+    print "Exception ignored in ..." with a long trace at exit. Those (and only those) are dropped."""
+    import sys
+    default = sys.unraisablehook
+
+    def hook(u):
+        if not _orphaned(u):
+            default(u)
+    sys.unraisablehook = hook
