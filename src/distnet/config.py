@@ -155,6 +155,9 @@ def check_overrides(cfg, names, absent: dict[str, str] | None = None) -> None:
                           f"command line; `python train.py --help` lists every field with its default")
 
 
+WIDTH = "@"     # NAME@W: the variant NAME at W hidden units (config.widths; distnet.nn.names.split reads it)
+
+
 def is_int(v) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
@@ -169,9 +172,9 @@ def variant_list(cfg) -> list[str]:
     widths = list(cfg.get("widths", ()))
     if any(not is_int(w) or w < 1 for w in widths) or len(set(widths)) != len(widths):
         raise ConfigError(f"config.widths={tuple(widths)!r} must be distinct positive integers, e.g. '(4,10,32)'")
-    if widths and any("@" in n for n in names):
-        raise ConfigError("config.widths and a variant named NAME@W both set a width; use one of them")
-    return [f"{n}@{w}" for n in names for w in widths] if widths else names
+    if widths and any(WIDTH in n for n in names):
+        raise ConfigError(f"config.widths and a variant named NAME{WIDTH}W both set a width; use one of them")
+    return [f"{n}{WIDTH}{w}" for n in names for w in widths] if widths else names
 
 
 def check(cfg) -> None:
