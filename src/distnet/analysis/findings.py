@@ -20,6 +20,15 @@ GAUSSIANS = ("python train.py --config configs/geometry_gaussians.py:10 --workdi
              "python -m distnet.analysis.analyze runs/geometry_d10")
 
 
+BY_SIGN = {1: "supported", -1: "contradicted", 0: "inconclusive"}   # the direction a test found, read as a verdict
+
+
+def unanimous(dirs) -> str:
+    """Every direction +1: supported; any -1: contradicted; else inconclusive (dirs: +1 the claim's way, -1 against,
+    0 not significant)."""
+    return "supported" if all(x > 0 for x in dirs) else "contradicted" if any(x < 0 for x in dirs) else "inconclusive"
+
+
 def row(claim: str, source: str, verdict: str, evidence: str, rule: str, command: str | None = None) -> dict:
     assert verdict in VERDICTS, verdict
     return {"claim": claim, "source": source, "verdict": verdict, "evidence": evidence, "rule": rule,
@@ -76,7 +85,7 @@ def relu2_collapse(f: Folder) -> dict:
     dirs = [f.direction("ReLU2", v) for v in others]
     closest = max(others, key=lambda v: -f.rows[v]["test_acc"]["mean"])
     d, p, _, _ = f.pair("ReLU2", closest)
-    verdict = "supported" if all(x < 0 for x in dirs) else "contradicted" if any(x > 0 for x in dirs) else "inconclusive"
+    verdict = unanimous([-x for x in dirs])     # ReLU2 below is the claim's way
     return row(claim, src, verdict, f"{f.acc('ReLU2')}; nearest {f.acc(closest)}: {d:+.2f} pp, Welch p (Holm) "
                f"{_p(p)}" + f.protocol(["ReLU2", *others]), rule)
 
@@ -110,7 +119,7 @@ def paper_t(f: Folder, a: str, b: str, published_t: float) -> dict:
     x = f.direction(a, b) * (1 if published_t > 0 else -1)
     pair = f.pairs.get((a, b)) or f.pairs.get((b, a))
     welch_t = pair["welch"].get("t")
-    return row(claim, "results section t-test", {1: "supported", -1: "contradicted", 0: "inconclusive"}[x],
+    return row(claim, "results section t-test", BY_SIGN[x],
                f"{a} - {b} = {t[0]:+.2f} pp, Welch t {'n/a' if welch_t is None else f'{welch_t:.2f}'} "
                f"(sign as {a} - {b}), p (Holm) {_p(t[1])}, n {t[2]}/{t[3]}" + f.protocol([a, b]), rule)
 
@@ -152,6 +161,6 @@ def offsetl2_beats_linear(f: Folder) -> dict:
         return row(claim, src, "not testable here", "needs an OffsetL2 variant and its Linear twin under one protocol",
                    rule, "python train.py --config configs/distance_heads.py")
     dirs = [f.direction(h, v) for h, v in pairs]
-    verdict = "supported" if all(x > 0 for x in dirs) else "contradicted" if any(x < 0 for x in dirs) else "inconclusive"
+    verdict = unanimous(dirs)
     return row(claim, src, verdict, "; ".join(f"{h} - {v} {f.pair(h, v)[0]:+.2f} pp (p {_p(f.pair(h, v)[1])})"
                                               for h, v in pairs) + f.protocol([n for p in pairs for n in p]), rule)

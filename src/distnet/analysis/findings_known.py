@@ -8,7 +8,8 @@ import math
 import numpy as np
 
 from distnet.analysis import geometry, significance
-from distnet.analysis.findings import ALPHA, ANALYZE, CLAMP_TOLERANCE, GAUSSIANS, TRAIN_MAIN, Folder, row, _p
+from distnet.analysis.findings import (ALPHA, ANALYZE, BY_SIGN, CLAMP_TOLERANCE, GAUSSIANS, TRAIN_MAIN, Folder, row,
+                                       _p)
 from distnet.nn import models
 
 NOISE_SIGMA = 0.1     # "a little" input noise: 0.1 of the inputs' std (a size analyze's noise probe runs)
@@ -141,7 +142,7 @@ def noise(f: Folder) -> dict:
     a, b = np.concatenate(groups[0]), np.concatenate(groups[1])
     w = significance.welch(a, b)
     x = 0 if w["p"] is None or w["p"] >= ALPHA else (1 if a.mean() < b.mean() else -1)
-    return row(claim, src, {1: "supported", -1: "contradicted", 0: "inconclusive"}[x],
+    return row(claim, src, BY_SIGN[x],
                f"lost {100 * a.mean():.2f}% (distance, n {len(a)}) vs {100 * b.mean():.2f}% (intensity, n {len(b)}); "
                f"Welch p {_p(w['p'])}", rule)
 
