@@ -9,6 +9,13 @@ def _notes_count(mean, std) -> str:
     return f"{mean:.2f}" + (f" +/- {std:.2f}" if std is not None else "")
 
 
+def _notes_cells(r: dict) -> str:
+    """The notes' dead and rarely active counts of an activity row, as two table cells."""
+    n = r["notes"]
+    return (f"{_notes_count(n['dead'], n['dead_std'])} | {_notes_count(n['rare'], n['rare_std'])} |" if n
+            else "n/a | n/a |")
+
+
 def author_section(rep: dict) -> list[str]:
     a = rep.get("author") or {}
     if not a.get("activity") and not a.get("clamp"):
@@ -22,12 +29,10 @@ def author_section(rep: dict) -> list[str]:
              "| variant | split | layer | units | dead | rarely active | rarely active % | vs published: dead | "
              "vs published: rarely active |", "|" + "---|" * 9]
     for r in a.get("activity", []):
-        n = r["notes"]
         lines.append(f"| {r['name']} | {r['split']} | {r['layer']} | {r['units']} | "
                      f"{r['dead']['mean']:.2f} +/- {fmt_num(r['dead']['std'])} | "
                      f"{r['rare']['mean']:.2f} +/- {fmt_num(r['rare']['std'])} | {r['rare']['pct']:.2f} | "
-                     + (f"{_notes_count(n['dead'], n['dead_std'])} | {_notes_count(n['rare'], n['rare_std'])} |"
-                        if n else "n/a | n/a |"))
+                     + _notes_cells(r))
     lines += ["", "Layer clamp probe: where accuracy halves, % of the range counted from its bottom (mean over the "
               "seeds that halve; the script's definition in the last step, also on the seed-mean curve):", "",
               "| variant | definition | from below | from above | seeds halving (below, above) | "
@@ -61,11 +66,9 @@ def author_body(rep: dict) -> list[str]:
     for r in a.get("activity", []):
         if r["split"] != "train":
             continue
-        n = r["notes"]
         lines.append(f"| {r['name']} | {r['layer']} | {r['units']} | {r['dead']['mean']:.2f} +/- "
                      f"{fmt_num(r['dead']['std'])} | {r['rare']['mean']:.2f} +/- {fmt_num(r['rare']['std'])} | "
-                     + (f"{_notes_count(n['dead'], n['dead_std'])} | {_notes_count(n['rare'], n['rare_std'])} |"
-                        if n else "n/a | n/a |"))
+                     + _notes_cells(r))
     if a.get("clamp"):
         lines += ["", "Clamp half points, % of the layer's range from its bottom (the script's definition; mean over "
                   "the seeds that halve):", "", "| variant | from below | from above | seeds halving | notes: below | "
