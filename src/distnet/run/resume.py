@@ -59,8 +59,7 @@ def fresh(vdir, params, m0: trainer.Metrics) -> State:
 def _at(vdir, saved: dict, step: int, eval_every: int) -> State:
     """The state at checkpoint `step`: its verified params and the saved metrics up to it (checkpoint.Damaged
     when the params or the metrics do not match what was saved with the checkpoint)."""
-    keep = saved["epoch"] <= step
-    epochs, metrics = saved["epoch"][keep], {k: saved[k][:, keep] for k in folder.METRICS}
+    epochs, metrics = provenance.up_to(saved, step)
     record = provenance.check_owner(vdir, step, checkpoint.recorded(vdir, step), folder.read_config(vdir) if (
         Path(vdir) / "config.json").exists() else None)                # another variant's or run's checkpoint
     if not np.array_equal(epochs, np.arange(0, step + 1, eval_every)):
@@ -72,7 +71,8 @@ def _at(vdir, saved: dict, step: int, eval_every: int) -> State:
     diverged = saved.get("diverged_epoch")
     if diverged is not None:
         diverged = np.where(diverged <= step, diverged, 0)   # lanes that went bad later are recomputed
-    return State(step, folder.load_params(vdir, step), metrics, epochs, folder.checkpoint_wall_time(vdir, step),
+    # the owner and the metrics digest are checked above: folder.load_params would read and check them again
+    return State(step, checkpoint.restore(vdir, step), metrics, epochs, folder.checkpoint_wall_time(vdir, step),
                  diverged)
 
 
