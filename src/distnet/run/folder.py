@@ -41,7 +41,7 @@ from distnet.lanes import Lanes
 from distnet.nn import models
 from distnet.run import checkpoint, files, formats, provenance, summary
 
-METRICS = ("train_loss", "train_acc", "test_acc")
+METRICS = provenance.METRICS
 STATS_FILE = "stats.json"
 LOCK_FILE = ".distnet-lock"
 RunFileError = files.RunFileError
@@ -166,7 +166,10 @@ def read_summary(vdir) -> dict | None:
 
 
 def is_complete(vdir) -> bool:
-    s = read_summary(vdir)
+    return _finished(read_summary(vdir))
+
+
+def _finished(s: dict | None) -> bool:
     return s is not None and s.get("status") in ("complete", "diverged")
 
 
@@ -276,8 +279,8 @@ def lock(workdir, who: str, hint: str = "wait for it to finish (or stop it), the
 
 def write_run_summary(workdir, variants: list[str]) -> str:
     """DIR/summary.json and DIR/summary.md from the finished variants' summaries; returns the markdown."""
-    rows = [read_summary(variant_dir(workdir, v)) for v in models.in_paper_order(variants)
-            if is_complete(variant_dir(workdir, v))]
+    rows = [s for s in (read_summary(variant_dir(workdir, v)) for v in models.in_paper_order(variants))
+            if _finished(s)]     # each read once: reading checks it against config.json and metrics.npz
     md = summary.summary_table(rows)
     files.write_json(Path(workdir) / "summary.json", {"variants": rows})
     files.write_text(Path(workdir) / "summary.md", md)
