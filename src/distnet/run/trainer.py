@@ -39,7 +39,7 @@ class Trainer:
     reassociation in the matmuls (tests bound it)."""
 
     def __init__(self, lane: Lane, init_seeds, seed_chunk: int = 0, devices=None):
-        self.lane, self.eval_every = lane, lane.eval_every
+        self.lane = lane      # its eval_every is the Trainer's
         spread = SeedSpread(seed_chunk, devices, axis=1)
         run_seeds = jax.vmap(lane.run, in_axes=(0, 0, None, None, None))
         eval_seeds = jax.vmap(lane.evaluate, in_axes=(0, None))
@@ -51,11 +51,11 @@ class Trainer:
         def evaluate(params_PxS, data):
             return _over_points(lambda p: eval_seeds(p, data), params_PxS)
 
-        # the programs themselves, on the (points, seeds) grid, unchunked (`.lower()` works on them):
-        # run_program((params, alive), hp, data, n_epochs) and evaluate_program(params, data)
+        # the run program itself, on the (points, seeds) grid, unchunked (`.lower()` and jax.export work on it):
+        # run_program((params, alive), hp, data, n_epochs)
         self.run_program = jax.jit(run, static_argnums=3)
-        self.evaluate_program = jax.jit(evaluate, compiler_options=QUICK_COMPILE)
-        self._run, self._evaluate = spread(self.run_program), spread(self.evaluate_program)
+        self._run = spread(self.run_program)
+        self._evaluate = spread(jax.jit(evaluate, compiler_options=QUICK_COMPILE))
         self._init = SeedSpread(seed_chunk, devices)(init_seeds)
 
     def init(self, keys_S, hp: Hyper):
