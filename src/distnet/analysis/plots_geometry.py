@@ -29,7 +29,7 @@ def _chance_band(ref, key: str, width: int):
     return {"alignment": (ch["mean"], ch["std"]), "axis_alignment": (ch["axis_mean"], ch["axis_std"])}.get(key)
 
 
-def _chance(ax, key: str, ref, widths) -> None:
+def _chance(ax, key: str, ref, widths, along_width: bool = False) -> None:
     """The chance band (mean +/- 2 std of random directions) on the panels that have one: flat for one width,
     following the widths along a width axis (`widths` sorted), none for a panel that mixes widths otherwise."""
     widths = sorted(set(widths))
@@ -38,7 +38,7 @@ def _chance(ax, key: str, ref, widths) -> None:
     if len(widths) == 1:
         mean, std = _chance_band(ref, key, widths[0])
         ax.axhspan(mean - 2 * std, mean + 2 * std, color="0.6", alpha=0.25, lw=0, label="chance +/- 2 std")
-    elif ax.get_xlabel() == "width":
+    elif along_width:
         bands = np.array([_chance_band(ref, key, w) for w in widths])
         ax.fill_between(widths, bands[:, 0] - 2 * bands[:, 1], bands[:, 0] + 2 * bands[:, 1], color="0.6",
                         alpha=0.25, lw=0, label="chance +/- 2 std at each width")
@@ -102,8 +102,8 @@ def against_swept(records, axis: str):
     fig, axes = _panels()
     values = set()
     for ax, (key, title) in zip(axes, PANELS):
-        ax.set_xlabel(axis)
-        _chance(ax, key, ref, [r["protocol"]["hidden"] for r in records if (r["stats"] or {}).get("geometry")])
+        _chance(ax, key, ref, [r["protocol"]["hidden"] for r in records if (r["stats"] or {}).get("geometry")],
+                along_width=axis == "width")
         by_family, at_start = {}, {}
         for r in records:
             g = ((r["stats"] or {}).get("geometry") or {}).get("summary", {}).get(key)
