@@ -135,10 +135,18 @@ def _classes(y_train: np.ndarray, y_test: np.ndarray, path: Path) -> int:
     if classes < 2:
         raise DataError(f"{path}: every label is 0, one class only; a classifier needs labels of at least two "
                         f"classes 0..C-1")
-    present = np.union1d(y_train, y_test)
-    if len(present) < classes:      # the first missing labels lie below len(present) + 5 (a label of 10**12 too)
-        missing = np.setdiff1d(np.arange(min(classes, len(present) + 5)), present)[:5].tolist()
-        some = ", ".join(map(str, missing)) + (", ..." if classes - len(present) > len(missing) else "")
+    some, _ = unseen(classes, y_train, y_test)
+    if some:
         raise DataError(f"{path}: y_train and y_test have no label {some} although their largest is {classes - 1}, "
                         f"so the network would have classes never seen; relabel to 0..C-1 ({RELABEL})")
     return classes
+
+
+def unseen(classes: int, *ys) -> tuple[str, int]:
+    """The labels 0..classes-1 that none of `ys` (labels in that range) holds: the first five as text ("1, 3, ..."
+    when there are more; "" when none is missing) and how many there are."""
+    present = np.unique(np.concatenate([np.ravel(y) for y in ys]))
+    # the first missing labels lie below len(present) + 5, however large the labels (10**12 too)
+    first = np.setdiff1d(np.arange(min(classes, len(present) + 5)), present)[:5].tolist()
+    n = classes - len(present)
+    return ", ".join(map(str, first)) + (", ..." if n > len(first) else ""), n

@@ -19,7 +19,7 @@ import numpy as np
 
 import ml_collections
 
-from distnet import config, data
+from distnet import config, data, npz
 from distnet.config import ConfigError
 from distnet.nn import layers
 from distnet.nn import models
@@ -72,14 +72,12 @@ def _classes(y_tr: np.ndarray, y_te: np.ndarray, widths: set) -> int:
     if widths - {None}:
         return (widths - {None}).pop()
     classes = int(max(y_tr.max(initial=0), y_te.max(initial=0))) + 1
-    seen = set(np.unique(y_tr).tolist()) | set(np.unique(y_te).tolist())
-    missing = [k for k in range(min(classes, len(seen) + 6)) if k not in seen]     # the first few, never all
-    if missing:
-        some = ", ".join(map(str, missing[:5])) + (", ..." if len(missing) > 5 else "")
+    some, n = npz.unseen(classes, y_tr, y_te)
+    if some:
         raise ValueError(f"y_train and y_test have no label {some} although their largest is {classes - 1}, so "
-                         f"{'that class' if len(missing) == 1 else 'those classes'} would never be seen; relabel to "
+                         f"{'that class' if n == 1 else 'those classes'} would never be seen; relabel to "
                          f"0..C-1 (np.unique(y, return_inverse=True)[1]) or pass classes={classes} to train with "
-                         f"{'an empty class' if len(missing) == 1 else 'empty classes'}")
+                         f"{'an empty class' if n == 1 else 'empty classes'}")
     return classes
 
 
