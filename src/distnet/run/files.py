@@ -112,8 +112,7 @@ def read_npz(path, fix: str = "restore it from a copy") -> dict:
     """Every array of the .npz file `path`, never unpickled (RunFileError naming the file and `fix` when it is not
     a readable .npz archive)."""
     try:
-        if not stat.S_ISREG(os.stat(path).st_mode):      # a FIFO would block the open below
-            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        _regular(path)      # a FIFO would block the open below
         with open(path, "rb") as f:
             if not zipfile.is_zipfile(f):     # np.load would try it as a pickle
                 raise zipfile.BadZipFile("not a .npz archive")
@@ -126,9 +125,13 @@ def read_npz(path, fix: str = "restore it from a copy") -> dict:
 def read_bytes(path) -> bytes:
     """The bytes of the regular file `path`: a FIFO, device or folder in its place is an error (OSError), never
     waited on."""
+    _regular(path)
+    return Path(path).read_bytes()
+
+
+def _regular(path) -> None:
     if not stat.S_ISREG(os.stat(path).st_mode):
         raise OSError(errno.EINVAL, "not a regular file", str(path))
-    return Path(path).read_bytes()
 
 
 def create(path) -> int:
