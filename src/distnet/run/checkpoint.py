@@ -85,11 +85,12 @@ def save(variant_dir, step: int, params, meta: dict | None = None, record: dict 
     with _manager(variant_dir, create=True) as m:
         # a rerun reaching the same epoch keeps the existing, identical step, but still writes a sidecar a
         # kill between the step and its sidecar left missing
-        if step not in m.all_steps():
+        have = m.all_steps()
+        if step not in have:
             try:
                 with _quiet():
                     m.save(step, args=ocp.args.StandardSave(params), custom_metadata=custom,
-                           force=step < max(m.all_steps(), default=-1))    # a step rewritten below the newest
+                           force=step < max(have, default=-1))    # a step rewritten below the newest
                     m.wait_until_finished()
             except Exception as e:
                 code = files.os_errno(e)
