@@ -17,7 +17,7 @@ import numpy as np
 from distnet.config import ConfigError, is_int
 from distnet.npz import load_npz
 from distnet.sources import (ENV_DIR, IDX_FILES, DataError, Dataset, load_idx, load_tfds,  # noqa: F401 (the API)
-                             parse_idx, unreachable)
+                             parse_idx)
 
 NAMES = ("mnist", "fashion_mnist", "gaussians", "npz")
 SOURCES = ("auto", "idx", "tfds")
