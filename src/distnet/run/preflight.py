@@ -95,7 +95,7 @@ def check_folder(cfg, workdir, variants, info: dict, first_layer: dict, overwrit
         vdir = folder.variant_dir(workdir, v)
         try:
             if not (vdir / "config.json").exists():
-                changed = without_config(vdir, provenance.owner(v, {**cfg.to_dict(), "variants": v}, info))
+                changed = without_config(vdir, provenance.owner(v, cfg.to_dict(), info))
             else:
                 record = folder.read_config(vdir)
                 changed = differences(record, cfg, info, first_layer)
