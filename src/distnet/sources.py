@@ -21,6 +21,8 @@ IDX_FILES = {
     "x_test": "t10k-images-idx3-ubyte", "y_test": "t10k-labels-idx1-ubyte",
 }
 ENV_DIR = "DISTNET_DATA_DIR"
+
+
 class DataError(Exception):
     """A problem with the data a user can fix; the message names the file and the fix."""
 
@@ -158,7 +160,8 @@ def load_tfds(name: str, classes: int = 10) -> Dataset:
 
 
 # where tensorflow-datasets downloads each dataset from (its MNIST builders' URLs)
-DOWNLOAD_HOSTS = {"mnist": "storage.googleapis.com", "fashion_mnist": "fashion-mnist.s3-website.eu-central-1.amazonaws.com"}
+DOWNLOAD_HOSTS = {"mnist": "storage.googleapis.com",
+                  "fashion_mnist": "fashion-mnist.s3-website.eu-central-1.amazonaws.com"}
 
 
 def _prepared(tfds, name: str) -> bool:
