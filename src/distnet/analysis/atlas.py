@@ -63,10 +63,8 @@ def _values(model, params_S, x_BxD):
 
 def values(model, params_S, x_NxD, batch=None) -> dict:
     """{hidden_post, output_post, logits}: (S, N, units) of every input, in batches."""
-    concat = lambda a, b: jax.tree_util.tree_map(lambda u, v: np.concatenate([u, v], axis=1), a, b)
-    out = stats.reduce_batches(lambda p, xb, mb: jax.tree_util.tree_map(np.asarray, _values(model, p, xb)),
-                               params_S, (np.asarray(x_NxD, np.float32),), batch, combine=concat)
-    return {k: v[:, :len(x_NxD)] for k, v in out.items()}
+    return stats.map_batches(lambda p, xb, mb: _values(model, p, xb), params_S, (np.asarray(x_NxD, np.float32),),
+                             batch)
 
 
 def moments(model, params_S, x_NxD, y_N, classes, batch=None) -> dict:

@@ -82,13 +82,10 @@ def find(model, params_S, x_NxD, units_SxU=None, k: int = K, flip: bool = False,
     first = np.tile(np.arange(min(UNITS, w_norm.shape[1])), (s, 1))
     units = np.asarray(first if units_SxU is None else units_SxU, np.int32)
     w_SxU = np.take_along_axis(w_norm, units, 1)
-    rows = min(stats.batch_rows(s, batch), n)
     k = min(k, n)
     best_c, best_u = None, {side: None for side in SIDES}
-    for start in range(0, n, rows):
-        xb = np.asarray(x_NxD[start:start + rows], np.float32)
-        m = len(xb)
-        y, z = _values(model, params_S, units, np.pad(xb, [(0, rows - m), (0, 0)]))   # one shape for every batch
+    for start, m, (xb,), _ in stats.padded_batches(params_S, (x_NxD,), batch):
+        y, z = _values(model, params_S, units, np.asarray(xb, np.float32))
         y, d = np.asarray(y)[:, :m], np.asarray(z, np.float64)[:, :m] / w_SxU[:, None, :]   # (S, m, C), (S, m, U)
         index = np.arange(start, start + m)
         best_c = merge(best_c, tuple(a.transpose(0, 2, 1) for a in class_keys(y, model.spec, flip)), index, k)

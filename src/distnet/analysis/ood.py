@@ -43,15 +43,9 @@ def _batch_scores(model, sgn, params_S, x_BxD):
 
 def scores(model, params_S, x_NxD, batch: int = BATCH) -> dict:
     """{"msp", "reading"}: (S, N) OOD scores of every input for every seed (higher = more in-distribution)."""
-    batch = stats.batch_rows(stats.n_seeds(params_S), batch)   # seed_chunk bounds (seeds x inputs) per batch
-    parts = []
-    x_NxD = np.asarray(x_NxD, np.float32)
-    for start in range(0, len(x_NxD), batch):
-        xb = x_NxD[start:start + batch]
-        pad = batch - len(xb) if len(x_NxD) > batch else 0     # one compiled shape for every batch
-        out = _batch_scores(model, prototypes.sign(model.spec), params_S, np.pad(xb, [(0, pad), (0, 0)]))
-        parts.append({k: np.asarray(v)[:, :len(xb)] for k, v in out.items()})
-    return {k: np.concatenate([p[k] for p in parts], axis=1) for k in SCORES}
+    sgn = prototypes.sign(model.spec)
+    return stats.map_batches(lambda p, xb, mb: _batch_scores(model, sgn, p, xb), params_S,
+                             (np.asarray(x_NxD, np.float32),), batch)
 
 
 def auroc(score_in_SxN, score_out_SxM) -> np.ndarray:

@@ -71,12 +71,15 @@ def _units(model, params, x_BxD):
     return models.intermediates(model, {"params": params}, x_BxD)[1]["output_post"]
 
 
+@functools.partial(jax.jit, static_argnums=0)
+def _seed_units(model, params_S, x_BxD):
+    return jax.vmap(lambda p: _units(model, p, x_BxD))(params_S)
+
+
 def unit_spread(model, params_S, x_NxD) -> np.ndarray:
     """(S, C): std of each output unit over (up to SD_SAMPLE) training inputs, floored away from zero."""
-    fn = jax.jit(jax.vmap(lambda p, x: _units(model, p, x), in_axes=(0, None)))
-    x = np.asarray(x_NxD[:SD_SAMPLE])
-    rows = min(stats.batch_rows(stats.n_seeds(params_S), SD_SAMPLE), len(x))    # seed_chunk bounds the batch
-    y_SxNxC = np.concatenate([np.asarray(fn(params_S, x[i:i + rows])) for i in range(0, len(x), rows)], axis=1)
+    y_SxNxC = stats.map_batches(lambda p, xb, mb: _seed_units(model, p, xb), params_S,
+                                (np.asarray(x_NxD[:SD_SAMPLE]),), SD_SAMPLE)   # seed_chunk bounds the batch
     sd = np.asarray(y_SxNxC, np.float64).std(1)
     return np.maximum(sd, 1e-6 * np.maximum(sd.max(-1, keepdims=True), 1e-30))
 

@@ -68,20 +68,34 @@ def n_seeds(params_S) -> int:
     return jax.tree_util.tree_leaves(params_S)[0].shape[0]
 
 
-def reduce_batches(fn, params_S, arrays, batch=None, combine=None):
-    """Combine fn(params_S, *batch_arrays, mask_B) over fixed-size, zero-padded batches (default: sum)."""
-    combine = combine or (lambda a, b: jax.tree_util.tree_map(jnp.add, a, b))
+def padded_batches(params_S, arrays, batch=None):
+    """(start, rows, batch_arrays, mask_B) of each batch of batch_rows(seeds, batch) inputs (at most all of them),
+    the last zero-padded to that size: one compiled shape serves every batch."""
     n = len(arrays[0])
     batch = min(batch_rows(n_seeds(params_S), batch), n)
-    total = None
     for start in range(0, n, batch):
         parts = [np.asarray(a[start:start + batch]) for a in arrays]
         m = len(parts[0])
         mask_B = (np.arange(batch) < m).astype(np.float32)
-        parts = [np.pad(p, [(0, batch - m)] + [(0, 0)] * (p.ndim - 1)) for p in parts]
+        yield start, m, [np.pad(p, [(0, batch - m)] + [(0, 0)] * (p.ndim - 1)) for p in parts], mask_B
+
+
+def reduce_batches(fn, params_S, arrays, batch=None, combine=None):
+    """Combine fn(params_S, *batch_arrays, mask_B) over fixed-size, zero-padded batches (default: sum)."""
+    combine = combine or (lambda a, b: jax.tree_util.tree_map(jnp.add, a, b))
+    total = None
+    for _, _, parts, mask_B in padded_batches(params_S, arrays, batch):
         out = fn(params_S, *parts, mask_B)
         total = out if total is None else combine(total, out)
     return jax.tree_util.tree_map(np.asarray, total)
+
+
+def map_batches(fn, params_S, arrays, batch=None):
+    """fn(params_S, *batch_arrays, mask_B)'s per-input values (a pytree of (S, batch, ...)) for every input, as
+    numpy (S, N, ...): the padding cut off, the batches joined once."""
+    outs = [jax.tree_util.tree_map(lambda v, m=m: np.asarray(v)[:, :m], fn(params_S, *parts, mask_B))
+            for _, m, parts, mask_B in padded_batches(params_S, arrays, batch)]
+    return jax.tree_util.tree_map(lambda *v: np.concatenate(v, axis=1), *outs)
 
 
 def layer_values(model, params, x_BxD):
@@ -177,10 +191,8 @@ def histogram(v_SxN, y_N, classes, bins):
 def unit_histogram(model, params_S, x_NxD, y_N, unit_S, classes, bins=40, layer="hidden_pre", batch=None):
     """Histogram data of unit unit_S[s] of `layer` for every class: counts (S, C, bins), edges (S, bins + 1)."""
     unit_S = np.asarray(unit_S)
-    values = lambda p, xb, mb: _unit_values(model, layer, p, unit_S, xb)
-    v_SxN = reduce_batches(values, params_S, (x_NxD,), batch,
-                            combine=lambda a, b: np.concatenate([np.asarray(a), np.asarray(b)], axis=1))
-    counts, edges = histogram(v_SxN[:, :len(x_NxD)], np.asarray(y_N), classes, bins)   # padding cut off
+    v_SxN = map_batches(lambda p, xb, mb: _unit_values(model, layer, p, unit_S, xb), params_S, (x_NxD,), batch)
+    counts, edges = histogram(v_SxN, np.asarray(y_N), classes, bins)
     return {"unit": unit_S, "counts": np.asarray(counts), "edges": np.asarray(edges)}
 
 
