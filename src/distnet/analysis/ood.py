@@ -123,7 +123,9 @@ def ood_summary(model, params_S, x_in_NxD, outliers: dict) -> dict:
            "sets": {}}
     for name, x in outliers.items():
         s_out = scores(model, params_S, x)
-        out["sets"][name] = {k: {"auroc": auroc(s_in[k], s_out[k]), "summary": summary.describe(auroc(s_in[k], s_out[k]), (0.0, 1.0)),
-                                 "mean_score_in": s_in[k].mean(-1), "mean_score_out": s_out[k].mean(-1)}
-                             for k in SCORES}
+        out["sets"][name] = {}
+        for k in SCORES:
+            a = auroc(s_in[k], s_out[k])
+            out["sets"][name][k] = {"auroc": a, "summary": summary.describe(a, (0.0, 1.0)),
+                                    "mean_score_in": s_in[k].mean(-1), "mean_score_out": s_out[k].mean(-1)}
     return files.plain(out)
