@@ -129,8 +129,10 @@ def _search(model, steps, sgn, prior_steps, side, params_S, sd_SxC, lo, hi, mean
     return jax.vmap(one_seed)(params_S, sd_SxC)
 
 
-def _predicted(model, params_S, x_SxCxD):
-    return np.asarray(jnp.argmax(jax.vmap(lambda p, x: model.apply({"params": p}, x))(params_S, x_SxCxD), -1))
+def _read(model, params_S, x_SxCxD):
+    """(output units (S, C, C), predicted class (S, C)) at each seed's prototypes, from one forward pass."""
+    logits, inter = jax.vmap(lambda p, x: models.intermediates(model, {"params": p}, x))(params_S, x_SxCxD)
+    return np.asarray(inter["output_post"]), np.asarray(jnp.argmax(logits, -1))
 
 
 def find(model, params_S, x_train_NxD, lam: float = LAM, steps: int = STEPS, lr: float = LR,
@@ -148,10 +150,9 @@ def find(model, params_S, x_train_NxD, lam: float = LAM, steps: int = STEPS, lr:
         model, steps, sign(model.spec), PRIOR_STEPS if side else 0, side, params_S, f32(sd_SxC), f32(lo), f32(hi),
         f32(mean), f32(std), f32(lam), f32(lr), jax.tree.map(f32, prior))
     x_SxCxD = np.asarray(x_SxCxD)
-    units = jax.vmap(lambda p, x: _units(model, p, x))(params_S, x_SxCxD)
-    out = {"x": x_SxCxD, "objective": np.asarray(obj_SxC), "units": np.asarray(units),
-           "predicted": _predicted(model, params_S, x_SxCxD), "definition": definition(model.spec),
-           "lam": lam, "steps": steps, "lr": lr}
+    units, predicted = _read(model, params_S, x_SxCxD)
+    out = {"x": x_SxCxD, "objective": np.asarray(obj_SxC), "units": units, "predicted": predicted,
+           "definition": definition(model.spec), "lam": lam, "steps": steps, "lr": lr}
     if side:
         out["prior"] = _prior_result(model, params_S, np.asarray(prior_x), prior)
     return out
@@ -220,7 +221,7 @@ def _prior_inputs(spec, x_NxD, y_N, classes) -> dict:
 def _prior_result(model, params_S, x_SxCxD, prior: dict) -> dict:
     moved = np.sqrt(np.mean(np.square(x_SxCxD - prior["start"][None]), -1)) / prior["scale"]
     what = "smallest unit c" if prior["distance"] else "largest soft margin of logit c over the others"
-    return {"x": x_SxCxD, "start": prior["start"], "predicted": _predicted(model, params_S, x_SxCxD),
+    return {"x": x_SxCxD, "start": prior["start"], "predicted": _read(model, params_S, x_SxCxD)[1],
             "moved": moved, "lam_tv": LAM_TV, "lam_pca": LAM_PCA, "steps": PRIOR_STEPS, "lr": PRIOR_LR,
             "definition": f"{what}, from the class-mean image, with total-variation and principal-subspace "
                           f"(top {prior['basis'].shape[1]}) priors"}
