@@ -34,7 +34,7 @@ import optax
 
 from distnet.analysis import stats
 from distnet.nn import models
-from distnet.run import files, folder
+from distnet.run import files
 
 LAM = 0.1         # regulariser weight: the largest of 0.01, 0.1, 1 that leaves sharp minima exactly in place (below)
 STEPS = 1000
@@ -277,10 +277,3 @@ def explain(model, params, x_D, prototypes_CxD=None, scale_D=None) -> dict:
         out["input_distance"] = np.sqrt(np.mean(diff ** 2, -1))
         out["nearest_input_prototype"] = int(np.argmin(out["input_distance"]))
     return files.plain(out)
-
-
-def explain_checkpoint(vdir, x_D, seed: int = 0, step: int | None = None, prototypes_CxD=None, scale_D=None) -> dict:
-    """`explain` for seed `seed` of a variant folder's checkpoint at `step` (the latest when None)."""
-    model = models.from_record(folder.read_config(vdir))
-    params = jax.tree_util.tree_map(lambda a: a[seed], folder.load_params(vdir, step))
-    return explain(model, params, x_D, prototypes_CxD, scale_D)
