@@ -23,7 +23,6 @@ import functools
 from pathlib import Path
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from distnet.analysis import prototypes, stats
