@@ -60,18 +60,15 @@ def methods_grid(records):
     for i, (r, imgs, box) in enumerate(rows):
         s = r["stats"]
         labels = np.asarray(s["dataset_prototypes"]["labels"])[seed]
+        searched = ((None if box is None else box["x"], "input_prototypes"), (imgs.get("prior"), "prior_prototypes"))
         for c in range(classes):
             cells = []
-            if box is not None and "input_prototypes" in s:
-                pred = np.asarray(s["input_prototypes"]["predicted"])[seed, c]
-                cells.append((box["x"][seed, c].reshape(side, side), f"{c}->{pred}", pred == c))
-            else:
-                cells.append((None, "none", True))
-            if "prior" in imgs and "prior_prototypes" in s:
-                pred = np.asarray(s["prior_prototypes"]["predicted"])[seed, c]
-                cells.append((imgs["prior"][seed, c].reshape(side, side), f"{c}->{pred}", pred == c))
-            else:
-                cells.append((None, "none", True))
+            for pixels, key in searched:
+                if pixels is None or key not in s:
+                    cells.append((None, "none", True))
+                    continue
+                pred = np.asarray(s[key]["predicted"])[seed, c]
+                cells.append((pixels[seed, c].reshape(side, side), f"{c}->{pred}", pred == c))
             own = int(np.sum(labels[c] == c))
             cells.append((montage(imgs["dataset"][c], side), f"{c}: {own}/{k} own", own == k))
             for j, (img, title, ok) in enumerate(cells):
