@@ -156,10 +156,8 @@ def ood_auroc(records):
                                label=None if i else st)
                 ax.scatter(xs, m, marker="_", s=160, color=f"C{k}", zorder=2)
                 continue
-            lo = np.array([p["summary"]["ci95"][0] if p["summary"]["ci95"][0] is not None else p["summary"]["mean"]
-                           for p in per], float)
-            hi = np.array([p["summary"]["ci95"][1] if p["summary"]["ci95"][1] is not None else p["summary"]["mean"]
-                           for p in per], float)
+            lo, hi = np.array([[p["summary"]["mean"] if e is None else e for e in p["summary"]["ci95"]] for p in per],
+                              float).T                       # no interval (one seed): none drawn
             ax.errorbar(xs, m, yerr=[m - lo, hi - m], fmt="o", ms=4, capsize=2, color=f"C{k}", label=st)
         ax.axhline(0.5, color="gray", lw=0.8, ls=":")
         ax.set_xticks(range(len(rows)), [r["name"] for r in rows], rotation=35, ha="right", fontsize=9)
