@@ -142,9 +142,9 @@ def truth_marks(truth: dict, axes: int = AXES_SHOWN) -> dict:
 
 
 def seed_atlas(model, params_1, ds, mom_1: dict, marks: dict, max_points=MAX_POINTS, rng_seed=0) -> dict:
-    """The atlas of one seed (params with a seed axis of 1; mom_1 its moments): per layer, the variance shares
-    and 2-D coordinates of the training subsample, the misclassified test inputs, the class means and the
-    input-space `marks` ({name: (..., D)} mapped through the network), plus the seed's test accuracy."""
+    """The atlas of one seed (params with a seed axis of 1; mom_1 its moments, with their pca): per layer, the
+    variance shares and 2-D coordinates of the training subsample, the misclassified test inputs, the class means
+    and the input-space `marks` ({name: (..., D)} mapped through the network), plus the seed's test accuracy."""
     rng = np.random.default_rng(rng_seed)
     pick = np.sort(rng.choice(len(ds.x_train), min(len(ds.x_train), max_points), replace=False))
     flat = {k: np.asarray(m, np.float32).reshape(-1, ds.dim) for k, m in marks.items()}
@@ -160,7 +160,7 @@ def seed_atlas(model, params_1, ds, mom_1: dict, marks: dict, max_points=MAX_POI
     out = {"accuracy": float(np.mean(pred == ds.y_test)), "train_y": ds.y_train[pick],
            "missed_y": ds.y_test[missed], "missed_pred": pred[missed], "layers": {}}
     for l in LAYERS:
-        comps, shares = pca(mom_1[l]["cov"])
+        comps, shares = mom_1[l]["comps"], mom_1[l]["shares"]
         xy = lambda v: (np.asarray(v, np.float64) - mom_1[l]["mean"][0]) @ comps[0].T
         layer = {"shares": shares[0], "train": xy(train[l][0]), "missed": xy(test[l][0][missed]),
                  "class_means": xy(mom_1[l]["class_means"][0])}
@@ -191,23 +191,24 @@ def variant_atlas(vdir, ds=None, seed: int = 0, max_points=MAX_POINTS, rng_seed=
     params_S = _take(folder.load_params(vdir, step), keep)
     ds = ds if ds is not None else data.reload(record, vdir)
     lane = seed if seed in keep else keep[0]
+    i = keep.index(lane)
     marks = {}
     protos = folder.load_prototypes(vdir)
     saved = folder.load_stats(vdir) if protos is not None else None
     if saved and saved.get("step") == step and len(protos["x"]) == len(keep):  # analyze's, of these lanes
-        marks["prototypes"] = protos["x"][keep.index(lane)]
+        marks["prototypes"] = protos["x"][i]
     truth = folder.load_truth(vdir)
     if truth is not None and np.shape(truth["means"])[-1] == ds.dim:
         marks.update({f"truth_{k}": v for k, v in truth_marks(truth).items()})
     cfg = record["config"]
     with jax.default_matmul_precision(cfg["matmul_precision"]), stats.bounded(cfg["seed_chunk"]):
         mom = moments(model, params_S, ds.x_train, ds.y_train, ds.classes)
-        i = keep.index(lane)
+        for m in mom.values():
+            m["comps"], m["shares"] = pca(m["cov"])     # every seed's: the drawn seed's axes, the others' layouts
         one = {l: {k: v[i:i + 1] for k, v in m.items()} for l, m in mom.items()}
         out = seed_atlas(model, _take(params_S, [i]), ds, one, marks, max_points, rng_seed)
     for l in LAYERS:
-        comps, _ = pca(mom[l]["cov"])
-        layout = np.einsum("scu,sku->sck", mom[l]["class_means"] - mom[l]["mean"][:, None], comps)
+        layout = np.einsum("scu,sku->sck", mom[l]["class_means"] - mom[l]["mean"][:, None], mom[l]["comps"])
         out["layers"][l]["agreement"] = seed_agreement(mom[l]["class_means"], layout)
     return {"name": Path(vdir).name, "seed": lane, "asked_seed": seed, "seeds": len(keep), "step": step,
             "classes": ds.classes, **out}
