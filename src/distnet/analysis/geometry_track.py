@@ -21,8 +21,9 @@ def track(vdir, model, lanes, diverged, truth, ds, log=print) -> list[dict]:
     log(f"  geometry along training ({len(steps)} checkpoints)")
     keep = [lanes.alive_of_point(i, diverged) for i in range(lanes.n_points)]
     out = [{"epochs": steps} if k else {} for k in keep]
+    record, metrics = folder.read_config(vdir), folder.load_metrics(vdir)    # once, for every checkpoint's check
     for step in steps:
-        params_L = folder.load_params(vdir, step)
+        params_L = folder.load_params(vdir, step, record, metrics)
         for i, lanes_i in enumerate(keep):
             if not lanes_i:
                 continue

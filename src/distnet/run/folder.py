@@ -45,8 +45,7 @@ METRICS = provenance.METRICS
 STATS_FILE = "stats.json"
 LOCK_FILE = ".distnet-lock"
 RunFileError = files.RunFileError
-TRUTH_FILE = "truth.npz"
-PROTOTYPES_FILE = "prototypes.npz"
+TRUTH_FILE, PROTOTYPES_FILE = "truth.npz", "prototypes.npz"
 REFERENCE_FILE = "geometry_reference.json"
 read_json = files.read_json
 
@@ -234,15 +233,16 @@ def checkpoint_wall_time(vdir, epoch: int) -> float:
     return checkpoint.meta(vdir, epoch).get("wall_time_s", 0.0)
 
 
-def load_params(vdir, step: int | None = None):
+def load_params(vdir, step: int | None = None, record: dict | None = None, metrics: dict | None = None):
     """Params (leading seed axis) of the checkpoint at epoch `step`, the latest when None, verified against the
     digest saved with them and checked to be this folder's: its owner that of config.json, its metrics digest
-    that of metrics.npz up to `step` (checkpoint.Damaged, or provenance.Foreign, names it and the fix otherwise)."""
+    that of metrics.npz up to `step` (checkpoint.Damaged, or provenance.Foreign, otherwise). record, metrics:
+    config.json and metrics.npz as already read, for a caller that reads many checkpoints (None: read here)."""
     steps, vdir = checkpoint_steps(vdir), Path(vdir)
     if step in steps or (step is None and steps):
         provenance.check_checkpoint(vdir, steps[-1] if step is None else step, *(
-            reader(vdir) if (vdir / name).exists() else None
-            for reader, name in ((read_config, "config.json"), (load_metrics, "metrics.npz"))))
+            known if known is not None else reader(vdir) if (vdir / name).exists() else None
+            for known, reader, name in ((record, read_config, "config.json"), (metrics, load_metrics, "metrics.npz"))))
     return checkpoint.restore(vdir, step)
 
 
