@@ -103,10 +103,11 @@ def _probe_record(name, seeds=2, k=0, scales=(0.0, 0.01, 0.1, 1.0)):
     rng = np.random.default_rng(k)
     s, n = seeds, len(scales)
     rec = compare_record(PAPER_PROTOCOL, 0.9 + 0.01 * rng.random(seeds), variant=name)
-    auroc = {sc: {"auroc": list(0.6 + 0.3 * rng.random(s)), "summary": summary.describe(0.6 + 0.3 * rng.random(s),
-                                                                                         (0.0, 1.0))}
-             for sc in ("msp", "reading")}
-    auroc = {sc: {**v, "summary": summary.describe(v["auroc"], (0.0, 1.0))} for sc, v in auroc.items()}
+    auroc = {}
+    for sc in ("msp", "reading"):
+        a = list(0.6 + 0.3 * rng.random(s))
+        rng.random(s)                       # a draw the records were made with: what follows stays as it was
+        auroc[sc] = {"auroc": a, "summary": summary.describe(a, (0.0, 1.0))}
     counts = {"units": 16, **{kind: list(rng.integers(0, 16, s)) for kind in ("dead", "rare_1pct", "rare_5pct")}}
     rec["stats"] = {
         "noise": {"scale_of_inputs_std": list(scales), "accuracy": 0.9 - 0.5 * np.array(scales) * rng.random((s, 1)),
