@@ -16,6 +16,7 @@ from distnet.analysis.plots_common import (CLAMP_NAMES, LAYER_NAMES, band, error
                                            log_ticks, value_ticks)
 from distnet.analysis.plots_probes import class_distributions, dead_units, noise, ood_auroc, perturbation  # noqa: F401
 from distnet.analysis import plots_atlas, plots_geometry, plots_prototypes, report_files
+from distnet.analysis.prototypes import image_side  # noqa: F401 (the notebooks call plots.image_side)
 from distnet.run import folder
 
 
@@ -90,12 +91,6 @@ def final_accuracy(records):
 
 
 IMAGE_DATA = ("mnist", "fashion_mnist")   # data whose inputs are square images (prototype grids)
-
-
-def image_side(dim: int) -> int | None:
-    """The side of a square image of `dim` pixels (28 for MNIST), or None when the inputs are not images."""
-    side = int(round(dim ** 0.5))
-    return side if side * side == dim and side >= 8 else None
 
 
 def prototype_grid(records, seed=0):
